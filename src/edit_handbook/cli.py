@@ -1,0 +1,86 @@
+"""`edit-handbook <command>`: one entry point that dispatches to the project's scripts.
+
+Each command is a module-level `main(argv)`; the scripts stay runnable on their own (e.g. under
+`accelerate launch src/edit_handbook/sft.py ...`) and this is the same code for people who do
+not use accelerate.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+
+# command -> ("module:function", one-line help). Later stages of the pipeline add their scripts here.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("edit_handbook.demo:main", "Run the pipeline end to end on synthetic pairs with tiny models (CPU)."),
+    "dpo": (
+        "edit_handbook.dpo:main",
+        "EditCaption stage 2: HAE-DPO (adaptive margins, hard-example sampler, stored reference) on TRL's DPOTrainer.",
+    ),
+    "dpo-prepare": (
+        "edit_handbook.dpo:prepare_main",
+        "HAE-DPO's reference pass alone: reference log-probs and hardness per pair, stored once (resumable).",
+    ),
+    "generate": ("edit_handbook.data.commands:generate_main", "Write synthetic edit pairs (the embedded default)."),
+    "sft": (
+        "edit_handbook.sft:main",
+        "EditCaption stage 1: fine-tune a two-image instruction writer (TRL SFTTrainer).",
+    ),
+    "synthesize": (
+        "edit_handbook.synthesize:main",
+        "Caption, filter (judge), rectify (<= 77 CLIP tokens) or make negatives for edit pairs; resumable.",
+    ),
+    "train-superedit": (
+        "edit_handbook.train_superedit:main",
+        "SuperEdit: fine-tune an InstructPix2Pix editor on rectified instructions with a triplet loss.",
+    ),
+    "validate": (
+        "edit_handbook.data.commands:validate_main",
+        "Load and validate an edit-pair dataset; print a report.",
+    ),
+}
+
+# Recipe stage folder (recipes/<family>/<model>/<stage>/config_*.yaml) -> "module:function" returning
+# the parser of the script that runs it. The recipe test parses every YAML with its stage's parser.
+RECIPE_PARSERS: dict[str, str] = {
+    "dpo": "edit_handbook.dpo:DPOParser",
+    "generate": "edit_handbook.data.commands:make_generate_parser",
+    "sft": "edit_handbook.sft:SFTParser",
+    "synthesize": "edit_handbook.synthesize:make_parser",
+    "train": "edit_handbook.train_superedit:make_parser",
+}
+
+
+def resolve(target: str):
+    """Import "module:function" and return the function."""
+    module_name, function_name = target.split(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name.ljust(width)}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    return (
+        "usage: edit-handbook <command> [options]\n\ncommands:\n"
+        + "\n".join(lines)
+        + ("\n\nRun `edit-handbook <command> --help` for a command's options.")
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"edit-handbook: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    function = resolve(COMMANDS[command][0])
+    sys.argv = [f"edit-handbook {command}", *rest]  # so argparse/TrlParser help shows the right program name
+    return function(rest) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

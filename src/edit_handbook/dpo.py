@@ -1,0 +1,161 @@
+"""EditCaption stage 2: HAE-DPO (adaptive per-pair margins + hard-example sampler) over TRL's DPOTrainer.
+
+    accelerate launch --config_file accelerate_configs/zero3.yaml \
+        src/edit_handbook/dpo.py --config recipes/editcaption/qwen3-vl-8b/dpo/config_full.yaml
+
+Starts from an SFT checkpoint (a LoRA one is merged first), runs the reference pass once (resumable; also
+`edit-handbook dpo-prepare`), then trains with no reference model in memory. `--dry_run` sizes memory instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import datasets
+import torch
+import transformers
+from transformers import set_seed
+from transformers.trainer_utils import get_last_checkpoint
+from trl import DPOConfig, ModelConfig, TrlParser
+
+from edit_handbook import hub
+from edit_handbook.configs import DPOScriptArguments, HAEMarginArguments, HAESamplerArguments, ReferencePassArguments
+from edit_handbook.distributed import leave_process_group
+from edit_handbook.editcaption.dpo_setup import (
+    load_preference_examples,
+    prepare_reference,
+    sft_checkpoint,
+    with_model_path,
+)
+from edit_handbook.editcaption.modeling import captioner_peft_config, load_captioner
+from edit_handbook.editcaption.prompts import PROMPT_VERSION
+from edit_handbook.run_info import collect_run_info
+
+
+logger = logging.getLogger(__name__)
+ARGUMENTS = (
+    DPOScriptArguments,
+    HAEMarginArguments,
+    HAESamplerArguments,
+    ReferencePassArguments,
+    DPOConfig,
+    ModelConfig,
+)
+
+
+class DPOParser(TrlParser):
+    """TrlParser for the DPO script; without a GPU `use_cpu` is set (unless given), as for SFT."""
+
+    def __init__(self):
+        super().__init__(ARGUMENTS)
+
+    def parse_args_and_config(self, args=None, **kwargs):
+        args = list(sys.argv[1:] if args is None else args)
+        if not torch.cuda.is_available() and not any(a.startswith("--use_cpu") for a in args):
+            args += ["--use_cpu", "true"]
+        return super().parse_args_and_config(args, **kwargs)
+
+
+def _setup(argv):
+    script_args, margin, sampler, reference, training_args, model_args = DPOParser().parse_args_and_config(argv)
+    level = training_args.get_process_log_level()
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
+    datasets.utils.logging.set_verbosity(level)
+    transformers.utils.logging.set_verbosity(level)
+    set_seed(training_args.seed)
+    return script_args, margin, sampler, reference, training_args, model_args
+
+
+def _policy_and_data(script_args, reference, training_args, model_args):
+    """Merged SFT policy, processor, and train/eval examples with the stored reference attached."""
+    train, evaluation, report = load_preference_examples(script_args, evaluate=training_args.eval_strategy != "no")
+    path = sft_checkpoint(model_args.model_name_or_path, training_args.output_dir)
+    model, processor = load_captioner(
+        with_model_path(model_args, path),
+        min_pixels=script_args.min_pixels,
+        max_pixels=script_args.max_pixels,
+        freeze_vision_tower=script_args.freeze_vision_tower,
+    )
+    splits = prepare_reference(
+        model, processor, {"train": train, "eval": evaluation}, path, reference, training_args.output_dir
+    )
+    return model, processor, splits["train"], splits["eval"], report
+
+
+def prepare_main(argv: list[str] | None = None) -> int:
+    """`edit-handbook dpo-prepare`: only the reference pass (same recipe as training; resumable)."""
+    script_args, _, _, reference, training_args, model_args = _setup(argv)
+    _, _, train, _, _ = _policy_and_data(script_args, reference, training_args, model_args)
+    logger.info("reference ready: %d training pairs", len(train))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    script_args, margin, sampler, reference, training_args, model_args = _setup(argv)
+    if script_args.dry_run:
+        from edit_handbook.editcaption.dpo_dry_run import dpo_dry_run
+
+        print(dpo_dry_run(script_args, training_args, model_args).to_text())
+        return 0
+    from edit_handbook.editcaption.hae_trainer import HAEDPOTrainer
+
+    model, processor, train, evaluation, report = _policy_and_data(script_args, reference, training_args, model_args)
+    peft_config = captioner_peft_config(model_args, freeze_vision_tower=script_args.freeze_vision_tower)
+    trainer = HAEDPOTrainer(
+        model,
+        training_args,
+        train,
+        processor,
+        eval_dataset=evaluation,
+        peft_config=peft_config,
+        margin=margin,
+        sampler=sampler,
+        reference_check_tolerance=reference.reference_check_tolerance,
+    )
+    logger.info("reference model in memory: %s", trainer.ref_model is not None)
+    checkpoint = training_args.resume_from_checkpoint
+    if checkpoint is None and os.path.isdir(training_args.output_dir):
+        checkpoint = get_last_checkpoint(training_args.output_dir)
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    metrics = dict(train_result.metrics)
+    if torch.cuda.is_available():
+        metrics["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 1024**3
+    trainer.log_metrics("train", metrics)
+    trainer.save_metrics("train", metrics)
+    trainer.save_state()
+    if evaluation is not None:
+        trainer.log_metrics("eval", trainer.evaluate())
+
+    trainer.save_model(training_args.output_dir)
+    if trainer.accelerator.is_main_process:
+        processor.save_pretrained(training_args.output_dir)
+        config = {"prompt_version": PROMPT_VERSION, **vars(margin), **vars(sampler), **training_args.to_dict()}
+        sections = {"script": script_args, "margin": margin, "sampler": sampler, "model": model_args}
+        info = collect_run_info(
+            {**sections, "training": training_args.to_dict()},
+            data_fingerprint=getattr(train, "_fingerprint", None),
+            prompt_version=PROMPT_VERSION,
+            validation=report.to_dict(),
+            train_metrics=metrics,
+        )
+        url = hub.publish_model(
+            training_args.output_dir,
+            info,
+            kind="captioner",
+            base_model=script_args.base_model or model_args.model_name_or_path,
+            datasets=[script_args.dataset_name or script_args.dataset_preset or "synthetic"],
+            recipe_config=config,
+            hub_model_id=training_args.hub_model_id,
+            push=training_args.push_to_hub,
+            revision=training_args.hub_revision,
+        )
+        if url:
+            logger.info("pushed to %s", url)
+    leave_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Edit pairs -> TRL prompt-completion examples for the instruction writer.
+
+Each example has `images` = [source, edited], a conversational `prompt` (system + user turn with two
+labelled image placeholders, from `prompts`) and a `completion` (the assistant turn holding the answer).
+With the prompt-completion format TRL's vision collator masks everything but the completion, so the loss
+falls only on the answer and its end token, never on the system prompt, the user text or the image tokens.
+
+Images are passed through undecoded (PNG bytes or paths), so converting 100K pairs re-encodes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+import datasets
+from transformers import PreTrainedTokenizerBase
+
+from edit_handbook.data import schema
+from edit_handbook.data.validation import DataValidationError
+from edit_handbook.editcaption.prompts import CLIP_MAX_TOKENS, TASKS, completion_messages, get_task, prompt_messages
+
+
+# The canonical column that holds each task's answer.
+ANSWER_COLUMN = {"caption": schema.INSTRUCTION, "rectify": schema.RECTIFIED}
+SFT_FEATURES = datasets.Features(
+    {
+        "images": datasets.Sequence(datasets.Image()),
+        "prompt": [
+            {
+                "role": datasets.Value("string"),
+                "content": [{"type": datasets.Value("string"), "text": datasets.Value("string")}],
+            }
+        ],
+        "completion": [
+            {
+                "role": datasets.Value("string"),
+                "content": [{"type": datasets.Value("string"), "text": datasets.Value("string")}],
+            }
+        ],
+        "task": datasets.Value("string"),
+    }
+)
+
+
+def clip_token_count(text: str, clip_tokenizer: PreTrainedTokenizerBase) -> int:
+    """Tokens CLIP's text encoder sees for `text`, begin and end tokens included (the 77-token budget)."""
+    return len(clip_tokenizer(text, truncation=False)["input_ids"])
+
+
+def _examples(batch: dict, indices: list[int], tasks: Sequence[str], clip_tokenizer, max_clip_tokens: int) -> dict:
+    out: dict[str, list] = {name: [] for name in SFT_FEATURES}
+    for position, index in enumerate(indices):
+        images = [batch[schema.SOURCE_IMAGE][position], batch[schema.TARGET_IMAGE][position]]
+        for task in tasks:
+            column = ANSWER_COLUMN[task]
+            answer = (batch.get(column) or [None] * len(indices))[position]
+            if not answer or not answer.strip():
+                raise DataValidationError(
+                    index,
+                    column,
+                    f"empty answer for task {task!r}",
+                    f"fill `{column}` for every row, or drop {task!r} from the tasks",
+                )
+            if task == "rectify" and clip_tokenizer is not None:
+                count = clip_token_count(answer, clip_tokenizer)
+                if count > max_clip_tokens:
+                    raise DataValidationError(
+                        index,
+                        column,
+                        f"{count} CLIP tokens, over SuperEdit's {max_clip_tokens}",
+                        "summarise the description (do not truncate it) or filter such rows before training",
+                    )
+            out["images"].append(images)
+            out["prompt"].append(prompt_messages(task, batch[schema.INSTRUCTION][position]))
+            out["completion"].append(completion_messages(answer.strip()))
+            out["task"].append(task)
+    return out
+
+
+def to_sft_examples(
+    dataset: datasets.Dataset,
+    tasks: Sequence[str] = ("caption",),
+    *,
+    clip_tokenizer: PreTrainedTokenizerBase | None = None,
+    max_clip_tokens: int = CLIP_MAX_TOKENS,
+    num_proc: int | None = None,
+) -> datasets.Dataset:
+    """One example per (row, task), in row order; several tasks mix them in one dataset.
+
+    `rectify` answers over `max_clip_tokens` CLIP tokens (counted with `clip_tokenizer`) are an error naming
+    the row: SuperEdit's descriptions must be summarised to fit, and a silently truncated target would teach
+    the model to stop mid-sentence.
+    """
+    for task in tasks:
+        get_task(task)
+    if not tasks:
+        raise ValueError(f"give at least one task from {', '.join(TASKS)}")
+    missing = {ANSWER_COLUMN[t] for t in tasks} - set(dataset.column_names)
+    if missing:
+        raise DataValidationError(
+            None,
+            ", ".join(sorted(missing)),
+            "column missing for the chosen tasks",
+            "map it with dataset_column_mapping, or train only the tasks the data has answers for",
+        )
+    raw = dataset
+    for column in (schema.SOURCE_IMAGE, schema.TARGET_IMAGE):
+        raw = raw.cast_column(column, datasets.Image(decode=False))
+    return raw.map(
+        partial(_examples, tasks=tuple(tasks), clip_tokenizer=clip_tokenizer, max_clip_tokens=max_clip_tokens),
+        batched=True,
+        with_indices=True,
+        remove_columns=raw.column_names,
+        features=SFT_FEATURES,
+        num_proc=num_proc,
+        desc=f"SFT examples ({'+'.join(tasks)})",
+    )
+
+
+def load_sft_datasets(script_args, *, evaluate: bool, clip_tokenizer: PreTrainedTokenizerBase | None = None):
+    """(train, eval or None, validation report) for `SFTScriptArguments`, as prompt-completion examples.
+
+    With `evaluate`, the eval set is the held-out `dataset_eval_fraction` of the train split if that is set,
+    else `dataset_test_split`.
+    Synthetic pairs restricted to some edit types or another image size are generated here and then go
+    through the same loader and validation as any other in-memory dataset.
+    """
+    from edit_handbook.data.loading import SYNTHETIC, load_edit_pairs
+    from edit_handbook.data.synthetic import generate_dataset
+
+    kwargs = script_args.load_kwargs()
+    if kwargs["source"] == SYNTHETIC and (
+        script_args.dataset_synthetic_edit_types or script_args.dataset_synthetic_image_size != 256
+    ):
+        kwargs["source"] = generate_dataset(
+            script_args.dataset_synthetic_pairs,
+            seed=script_args.dataset_seed,
+            image_size=script_args.dataset_synthetic_image_size,
+            # a tuple: `datasets` would try to shard generator arguments given as lists
+            edit_types=tuple(script_args.dataset_synthetic_edit_types or ()) or None,
+        )
+    train, report = load_edit_pairs(**kwargs)
+    evaluation = None
+    if evaluate and script_args.dataset_eval_fraction > 0:
+        split = train.train_test_split(test_size=script_args.dataset_eval_fraction, seed=script_args.dataset_seed)
+        train, evaluation = split["train"], split["test"]
+    elif evaluate:
+        evaluation, _ = load_edit_pairs(**script_args.load_kwargs(script_args.dataset_test_split))
+
+    def convert(dataset):
+        return to_sft_examples(
+            dataset,
+            script_args.tasks,
+            clip_tokenizer=clip_tokenizer,
+            max_clip_tokens=script_args.max_rectify_clip_tokens,
+        )
+
+    return convert(train), (convert(evaluation) if evaluation is not None else None), report
+
+
+def checker_callback(script_args, processor):
+    """`CheckerAccuracyCallback` on the synthetic training pairs (regenerated: the examples lost `edit_spec`)."""
+    from edit_handbook.data.loading import SYNTHETIC
+    from edit_handbook.data.synthetic import generate_dataset
+    from edit_handbook.editcaption.callbacks import CheckerAccuracyCallback
+
+    if (script_args.dataset_name or SYNTHETIC) != SYNTHETIC or script_args.dataset_eval_fraction:
+        raise ValueError(
+            "stop_at_checker_accuracy needs dataset_name: synthetic (the checker needs each pair's edit_spec) "
+            "and no dataset_eval_fraction (it checks the training pairs); unset it for other data"
+        )
+    pairs = generate_dataset(
+        script_args.dataset_synthetic_pairs,
+        seed=script_args.dataset_seed,
+        image_size=script_args.dataset_synthetic_image_size,
+        edit_types=tuple(script_args.dataset_synthetic_edit_types or ()) or None,
+    )
+    return CheckerAccuracyCallback(
+        pairs, processor, every=script_args.checker_eval_steps, target=script_args.stop_at_checker_accuracy
+    )

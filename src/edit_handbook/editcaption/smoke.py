@@ -1,0 +1,134 @@
+"""The trained smoke captioner: the tiny model after the smoke SFT recipe, built once and cached on disk.
+
+Tests and later stages (DPO, synthesis, evaluation, the demo) need a captioner whose outputs mean something,
+not random tokens. Training it takes minutes on a CPU, so the checkpoint is cached under a key made of the
+recipe's text, the code that shapes training (this package's SFT, prompts, tiny-model and synthetic-data
+modules) and the library versions: a rerun reuses it, any change retrains it. The folder also holds
+`smoke_accuracy.json`: the exact checker's verdict on the model's own greedy outputs for its training pairs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import torch
+import transformers
+import trl
+
+from edit_handbook.data.synthetic import check_instruction, generate_dataset
+from edit_handbook.demo import DemoContext, demo_stage
+from edit_handbook.models.cache import cached_build
+
+
+PACKAGE = Path(__file__).resolve().parents[1]
+SMOKE_RECIPE = PACKAGE.parents[1] / "recipes" / "editcaption" / "smoke" / "sft" / "config_smoke.yaml"
+# Code whose changes change the trained checkpoint (not the whole package: unrelated edits must not retrain).
+_TRAINING_CODE = (
+    "sft.py",
+    "editcaption/prompts.py",
+    "editcaption/sft_data.py",
+    "editcaption/modeling.py",
+    "editcaption/callbacks.py",
+    "editcaption/inference.py",
+    "editcaption/smoke.py",
+    "models",
+    "data/synthetic",
+    "data/loading.py",
+)
+ACCURACY_FILE = "smoke_accuracy.json"
+
+
+def _code_hash() -> str:
+    digest = hashlib.sha256()
+    for entry in _TRAINING_CODE:
+        path = PACKAGE / entry
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(str(file.relative_to(PACKAGE)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def training_pairs(recipe: Path = SMOKE_RECIPE):
+    """The synthetic pairs the smoke recipe trains on (same generator arguments as the recipe)."""
+    import yaml
+
+    config = yaml.safe_load(recipe.read_text())
+    return generate_dataset(
+        config["dataset_synthetic_pairs"],
+        seed=config.get("dataset_seed", 0),
+        image_size=config["dataset_synthetic_image_size"],
+        edit_types=tuple(config["dataset_synthetic_edit_types"]),
+    )
+
+
+def checker_accuracy(model, processor, pairs, batch_size: int = 32) -> tuple[float, list[str]]:
+    """Share of greedy `caption` outputs the exact checker accepts, and the outputs."""
+    from edit_handbook.editcaption.inference import describe_edit
+
+    outputs = describe_edit(model, processor, pairs["source_image"], pairs["target_image"], batch_size=batch_size)
+    correct = sum(check_instruction(text, spec).correct for text, spec in zip(outputs, pairs["edit_spec"]))
+    return correct / len(outputs), outputs
+
+
+def _train(folder: Path, recipe: Path) -> None:
+    from edit_handbook.models import load_vlm
+    from edit_handbook.sft import main
+
+    start = time.perf_counter()
+    main(["--config", str(recipe), "--output_dir", str(folder)])
+    seconds = time.perf_counter() - start
+    model, processor = load_vlm(folder, dtype=torch.float32)
+    accuracy, outputs = checker_accuracy(model, processor, training_pairs(recipe))
+    state = json.loads((folder / "trainer_state.json").read_text())
+    record = {"accuracy": accuracy, "steps": state["global_step"], "train_seconds": round(seconds, 1)}
+    (folder / ACCURACY_FILE).write_text(json.dumps({**record, "outputs": outputs}, indent=2))
+
+
+def smoke_checkpoint(cache_dir: str | Path | None = None, recipe: Path = SMOKE_RECIPE) -> Path:
+    """Folder of the trained smoke captioner (model, processor, card, `smoke_accuracy.json`), trained if missing."""
+    if not recipe.is_file():
+        raise FileNotFoundError(f"smoke recipe {recipe} not found: run from a source checkout of edit-handbook")
+    payload = {
+        "recipe": hashlib.sha256(recipe.read_bytes()).hexdigest()[:16],
+        "code": _code_hash(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "trl": trl.__version__,
+    }
+    return cached_build("checkpoints/sft-smoke", payload, lambda folder: _train(folder, recipe), cache_dir)
+
+
+def smoke_accuracy(folder: str | Path) -> dict:
+    return json.loads((Path(folder) / ACCURACY_FILE).read_text())
+
+
+@demo_stage("sft", order=20, description="train the smoke captioner (cached), describe held-out pairs, check them")
+def sft_stage(context: DemoContext) -> None:
+    import yaml
+
+    from edit_handbook.models import load_vlm
+
+    print("  training the smoke captioner on CPU (minutes the first time; cached afterwards) ...", flush=True)
+    folder = smoke_checkpoint()
+    trained = smoke_accuracy(folder)
+    print(
+        f"  own training pairs: checker accepts {trained['accuracy']:.0%} after {trained['steps']} steps "
+        f"({trained['train_seconds']} s when it was trained)"
+    )
+    config = yaml.safe_load(SMOKE_RECIPE.read_text())
+    held_out = generate_dataset(
+        32,
+        seed=context.seed + 1000,
+        image_size=config["dataset_synthetic_image_size"],
+        edit_types=tuple(config["dataset_synthetic_edit_types"]),
+    )
+    model, processor = load_vlm(folder, dtype=torch.float32)
+    accuracy, outputs = checker_accuracy(model, processor, held_out)
+    print(f"  held-out pairs: checker accepts {accuracy:.0%} (32 training pairs teach little beyond themselves)")
+    for text, reference in list(zip(outputs, held_out["instruction"]))[:3]:
+        print(f"    model: {text!r}  reference: {reference!r}")
+    context.artifacts["captioner"] = folder
+    context.record("smoke captioner", folder)

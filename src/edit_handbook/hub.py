@@ -1,0 +1,222 @@
+"""Model and dataset cards, and pushing folders to the Hub.
+
+Cards are plain Markdown with YAML front matter (built with `huggingface_hub`'s card data, so
+the Hub indexes base model, datasets and licence). Every card embeds its artifact's `run_info`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import DatasetCardData, HfApi, ModelCardData
+
+from .run_info import write_run_info
+
+
+CITATIONS = """\
+```bibtex
+@misc{editcaption2026,
+  title         = {EditCaption},
+  note          = {SFT + HAE-DPO for editing-instruction captioning},
+  year          = {2026},
+  eprint        = {2604.08213},
+  archivePrefix = {arXiv},
+}
+
+@inproceedings{li2025superedit,
+  title     = {SuperEdit: Rectifying and Facilitating Supervision for Instruction-Based Image Editing},
+  author    = {Li, Ming and others},
+  booktitle = {ICCV},
+  year      = {2025},
+  eprint    = {2505.02370},
+  archivePrefix = {arXiv},
+}
+```"""
+
+_KINDS = {
+    "captioner": {
+        "pipeline_tag": "image-text-to-text",
+        "library_name": "transformers",
+        "what": "writes the editing instruction that turns a source image into an edited image",
+        "use": "Label or re-label (source, edited) image pairs with accurate editing instructions, "
+        "or rectify noisy instructions (SuperEdit's four-aspect description).",
+    },
+    "editor": {
+        "pipeline_tag": "image-to-image",
+        "library_name": "diffusers",
+        "what": "edits an image following a text instruction (InstructPix2Pix architecture)",
+        "use": "Instruction-based image editing of photos and illustrations.",
+    },
+}
+
+LIMITS = (
+    "Trained and checked on the data named above; instructions about fine spatial relations, "
+    "text in images and identities remain error-prone. Outputs can reproduce biases of the "
+    "base model and of the training data. Check instructions before using them to train editors."
+)
+
+
+def _front_matter(data: ModelCardData | DatasetCardData) -> str:
+    return f"---\n{data.to_yaml()}\n---\n"
+
+
+def _run_info_section(run_info: dict[str, Any] | None) -> str:
+    if not run_info:
+        return ""
+    return f"## Run info\n\n```json\n{json.dumps(run_info, indent=2, sort_keys=True)}\n```\n"
+
+
+def model_card(
+    *,
+    model_name: str,
+    kind: str,
+    base_model: str,
+    datasets: list[str] | None = None,
+    recipe_config: dict[str, Any] | None = None,
+    metrics_markdown: str | None = None,
+    example_grid: str | None = None,
+    run_info: dict[str, Any] | None = None,
+    license: str = "apache-2.0",
+) -> str:
+    """A model card for a trained captioner (VLM) or editor (InstructPix2Pix)."""
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
+    info = _KINDS[kind]
+    data = ModelCardData(
+        base_model=base_model,
+        datasets=[d for d in (datasets or []) if "/" in d] or None,
+        license=license,
+        library_name=info["library_name"],
+        pipeline_tag=info["pipeline_tag"],
+        tags=["edit-handbook", kind, "image-editing"],
+    )
+    parts = [
+        _front_matter(data),
+        f"# {model_name}\n",
+        f"A {kind} that {info['what']}, fine-tuned from [{base_model}](https://huggingface.co/{base_model}) "
+        "with edit-handbook (EditCaption SFT + HAE-DPO, SuperEdit).\n",
+        "## Training data\n\n" + "\n".join(f"- {d}" for d in (datasets or ["(not recorded)"])) + "\n",
+    ]
+    if recipe_config:
+        parts.append(
+            f"## Recipe\n\n```json\n{json.dumps(recipe_config, indent=2, sort_keys=True, default=str)}\n```\n"
+        )
+    if metrics_markdown:
+        parts.append(f"## Evaluation\n\n{metrics_markdown.strip()}\n")
+    if example_grid:
+        parts.append(f"## Examples\n\n![examples]({example_grid})\n")
+    parts += [f"## Intended use\n\n{info['use']}\n", f"## Limitations\n\n{LIMITS}\n", f"## Citation\n\n{CITATIONS}\n"]
+    parts.append(_run_info_section(run_info))
+    return "\n".join(parts)
+
+
+def dataset_card(
+    *,
+    name: str,
+    description: str,
+    columns: dict[str, str],
+    num_rows: dict[str, int],
+    provenance: str,
+    prompt_version: str | None = None,
+    counts: dict[str, int] | None = None,
+    example_grid: str | None = None,
+    run_info: dict[str, Any] | None = None,
+    license: str = "apache-2.0",
+) -> str:
+    """A dataset card: schema, provenance, counts by outcome, prompt version, licence, run info."""
+    total = sum(num_rows.values())
+    size = "n<1K" if total < 1_000 else "1K<n<10K" if total < 10_000 else "10K<n<100K" if total < 100_000 else "n>100K"
+    data = DatasetCardData(
+        license=license,
+        pretty_name=name,
+        size_categories=[size],
+        task_categories=["image-to-image", "image-text-to-text"],
+        tags=["edit-handbook", "image-editing"],
+    )
+    schema_rows = "\n".join(f"| `{column}` | {kind} |" for column, kind in columns.items())
+    split_rows = "\n".join(f"| {split} | {rows} |" for split, rows in num_rows.items())
+    parts = [
+        _front_matter(data),
+        f"# {name}\n",
+        f"{description}\n",
+        f"## Schema\n\n| column | type |\n|---|---|\n{schema_rows}\n",
+        f"## Splits\n\n| split | rows |\n|---|---|\n{split_rows}\n",
+        f"## Provenance\n\n{provenance}\n" + (f"\nPrompt version: `{prompt_version}`\n" if prompt_version else ""),
+    ]
+    if counts:
+        parts.append(
+            "## Counts\n\n| outcome | rows |\n|---|---|\n"
+            + "\n".join(f"| {k} | {v} |" for k, v in counts.items())
+            + "\n"
+        )
+    if example_grid:
+        parts.append(f"## Examples\n\n![examples]({example_grid})\n")
+    parts += [f"## Licence\n\n{license}\n", f"## Citation\n\n{CITATIONS}\n", _run_info_section(run_info)]
+    return "\n".join(parts)
+
+
+def write_card(folder: str | Path, text: str) -> Path:
+    path = Path(folder) / "README.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def push_folder(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    repo_type: str = "model",
+    revision: str | None = None,
+    private: bool | None = None,
+    commit_message: str | None = None,
+    api: HfApi | None = None,
+) -> str:
+    """Upload a folder (card included) to a Hub repo, optionally to a revision branch; returns the commit URL."""
+    if not (Path(folder) / "README.md").exists():
+        raise FileNotFoundError(f"{folder} has no README.md card: write one with `write_card` before pushing")
+    api = api or HfApi()
+    api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+    if revision:
+        api.create_branch(repo_id, branch=revision, repo_type=repo_type, exist_ok=True)
+    commit = api.upload_folder(
+        repo_id=repo_id,
+        folder_path=str(folder),
+        repo_type=repo_type,
+        revision=revision,
+        commit_message=commit_message or f"Upload {Path(folder).name} with edit-handbook",
+    )
+    return commit.commit_url
+
+
+def publish_model(
+    output_dir: str | Path,
+    run_info: dict[str, Any],
+    *,
+    kind: str,
+    base_model: str,
+    datasets: list[str],
+    recipe_config: dict[str, Any] | None = None,
+    hub_model_id: str | None = None,
+    push: bool = False,
+    revision: str | None = None,
+) -> str | None:
+    """The end of every training script: `run_info.json` and the model card next to the weights, then the
+    push when asked. Returns the commit URL of the push, or None."""
+    write_run_info(output_dir, run_info)
+    card = model_card(
+        model_name=hub_model_id or Path(output_dir).resolve().name,
+        kind=kind,
+        base_model=base_model,
+        datasets=datasets,
+        recipe_config=recipe_config,
+        run_info=run_info,
+    )
+    write_card(output_dir, card)
+    if not push:
+        return None
+    if not hub_model_id:
+        raise ValueError("push_to_hub needs hub_model_id (e.g. --hub_model_id your-name/edit-captioner)")
+    return push_folder(output_dir, hub_model_id, revision=revision)

@@ -1,0 +1,148 @@
+"""EditCaption stage 1: supervised fine-tuning of a two-image instruction writer with TRL's SFTTrainer.
+
+    accelerate launch --config_file accelerate_configs/zero3.yaml \
+        src/edit_handbook/sft.py --config recipes/editcaption/qwen3-vl-8b/sft/config_full.yaml
+
+Each example shows the source image then the edited image (labelled) and asks for the instruction
+(`caption`) or SuperEdit's four-aspect description (`rectify`); the loss covers only the answer.
+`--dry_run` builds the model on the meta device and sizes one GPU's memory instead of training.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import datasets
+import torch
+import transformers
+from transformers import set_seed
+from transformers.trainer_utils import get_last_checkpoint
+from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
+
+from edit_handbook import hub
+from edit_handbook.configs import SFTScriptArguments
+from edit_handbook.distributed import leave_process_group
+from edit_handbook.editcaption.modeling import captioner_peft_config, load_captioner
+from edit_handbook.editcaption.prompts import PROMPT_VERSION
+from edit_handbook.editcaption.sft_data import checker_callback, load_sft_datasets
+from edit_handbook.run_info import collect_run_info
+
+
+logger = logging.getLogger(__name__)
+
+
+def _clip_tokenizer(script_args: SFTScriptArguments):
+    if "rectify" not in script_args.tasks:
+        return None
+    from edit_handbook.models import load_clip_tokenizer
+
+    return load_clip_tokenizer()
+
+
+def _checkpoint(training_args: SFTConfig) -> str | None:
+    if training_args.resume_from_checkpoint is not None:
+        return training_args.resume_from_checkpoint
+    if os.path.isdir(training_args.output_dir):
+        return get_last_checkpoint(training_args.output_dir)
+    return None
+
+
+class SFTParser(TrlParser):
+    """TrlParser for (SFTScriptArguments, SFTConfig, ModelConfig) that also reads GPU recipes without a GPU.
+
+    `TrainingArguments` refuses `bf16: true` unless a GPU is present or `use_cpu` is set. Without a GPU the run
+    is on the CPU anyway, so `use_cpu` is set (unless given): dry runs and recipe checks work on any machine.
+    """
+
+    def __init__(self):
+        super().__init__((SFTScriptArguments, SFTConfig, ModelConfig))
+
+    def parse_args_and_config(self, args=None, **kwargs):
+        args = list(sys.argv[1:] if args is None else args)
+        if not torch.cuda.is_available() and not any(a.startswith("--use_cpu") for a in args):
+            args += ["--use_cpu", "true"]
+        return super().parse_args_and_config(args, **kwargs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    script_args, training_args, model_args = SFTParser().parse_args_and_config(argv)
+    if script_args.dry_run:
+        from edit_handbook.editcaption.dry_run import dry_run
+
+        print(dry_run(script_args, training_args, model_args).to_text())
+        return 0
+
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=training_args.get_process_log_level()
+    )
+    datasets.utils.logging.set_verbosity(training_args.get_process_log_level())
+    transformers.utils.logging.set_verbosity(training_args.get_process_log_level())
+    set_seed(training_args.seed)
+
+    evaluate = training_args.eval_strategy != "no"
+    train_dataset, eval_dataset, report = load_sft_datasets(
+        script_args, evaluate=evaluate, clip_tokenizer=_clip_tokenizer(script_args)
+    )
+    logger.info("data: %s; %d training examples (tasks: %s)", report.summary(), len(train_dataset), script_args.tasks)
+
+    model, processor = load_captioner(
+        model_args,
+        min_pixels=script_args.min_pixels,
+        max_pixels=script_args.max_pixels,
+        freeze_vision_tower=script_args.freeze_vision_tower,
+        trust_remote_code=training_args.trust_remote_code,
+    )
+    callbacks = []
+    if script_args.stop_at_checker_accuracy is not None:
+        callbacks.append(checker_callback(script_args, processor))
+    trainer = SFTTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=processor,
+        peft_config=captioner_peft_config(model_args, freeze_vision_tower=script_args.freeze_vision_tower),
+        callbacks=callbacks,
+    )
+
+    checkpoint = _checkpoint(training_args)
+    if checkpoint:
+        logger.info("resuming from %s", checkpoint)
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.log_metrics("train", train_result.metrics)
+    trainer.save_metrics("train", train_result.metrics)
+    trainer.save_state()
+    if eval_dataset is not None:
+        trainer.log_metrics("eval", trainer.evaluate())
+
+    trainer.save_model(training_args.output_dir)
+    if trainer.accelerator.is_main_process:
+        processor.save_pretrained(training_args.output_dir)
+        info = collect_run_info(
+            {"script": script_args, "training": training_args.to_dict(), "model": model_args},
+            data_fingerprint=getattr(train_dataset, "_fingerprint", None),
+            prompt_version=PROMPT_VERSION,
+            validation=report.to_dict(),
+            train_metrics=train_result.metrics,
+        )
+        url = hub.publish_model(
+            training_args.output_dir,
+            info,
+            kind="captioner",
+            base_model=model_args.model_name_or_path,
+            datasets=[script_args.dataset_name or script_args.dataset_preset or "synthetic"],
+            recipe_config={"tasks": script_args.tasks, "prompt_version": PROMPT_VERSION, **training_args.to_dict()},
+            hub_model_id=training_args.hub_model_id,
+            push=training_args.push_to_hub,
+            revision=training_args.hub_revision,
+        )
+        if url:
+            logger.info("pushed to %s", url)
+    leave_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Load the editor to fine-tune, with the frozen encoders kept out of DeepSpeed ZeRO-3 partitioning.
+
+Under ZeRO-3 with `zero3_init_flag`, transformers builds every model inside `deepspeed.zero.Init`,
+which shards its parameters across ranks. Only the UNet goes through `accelerator.prepare`; a sharded
+VAE or text encoder would never be gathered and would fail in its first forward. So the whole pipeline
+is loaded with zero.Init disabled, the way transformers' DeepSpeed integration loads frozen models.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+
+from accelerate.state import AcceleratorState, is_initialized
+from diffusers import StableDiffusionInstructPix2PixPipeline
+
+from ..models import load_instruct_pix2pix, tiny_instruct_pix2pix
+
+
+TINY_MODEL_ID = "tiny:instruct-pix2pix"
+
+
+def outside_zero3_init() -> AbstractContextManager:
+    """A context that disables DeepSpeed's zero.Init when a ZeRO-3 DeepSpeed plugin is active, else a no-op."""
+    if not is_initialized():
+        return nullcontext()
+    plugin = AcceleratorState().deepspeed_plugin
+    if plugin is None:
+        return nullcontext()
+    return plugin.zero3_init_context_manager(enable=False)
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """`tiny:instruct-pix2pix` is the tiny random pipeline (built once, cached); anything else is passed on."""
+    if name_or_path == TINY_MODEL_ID:
+        return str(tiny_instruct_pix2pix())
+    if name_or_path.startswith("tiny:"):
+        raise ValueError(f"unknown tiny model {name_or_path!r}; the tiny editor is {TINY_MODEL_ID!r}")
+    return name_or_path
+
+
+def load_editor(name_or_path: str, *, from_sd15: bool = False) -> StableDiffusionInstructPix2PixPipeline:
+    """The fp32 pipeline to start from (its UNet trains; VAE and text encoder stay frozen)."""
+    with outside_zero3_init():
+        return load_instruct_pix2pix(resolve_model_path(name_or_path), from_sd15=from_sd15)

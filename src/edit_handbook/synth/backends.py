@@ -1,0 +1,387 @@
+"""The one backend interface: a list of chat requests with images in, one reply (or its error) per request out.
+
+Two implementations, so any task (and the evaluation suite's judge) runs on either unchanged:
+- `LocalBackend`: a transformers VLM in this process. Requests are bucketed by image count, answer budget
+  and prompt size (less padding), left-padded (generation appends on the right), and the next batch is
+  preprocessed on a thread while the current one generates. Under `accelerate launch` each process holds a
+  model on its own device and the writer gives each rank its share of rows (data parallelism).
+- `HTTPBackend`: any OpenAI-compatible server (vLLM, TGI, `transformers serve`, GPT-4o): bounded concurrency,
+  a per-request timeout, exponential backoff on 429 / 5xx / timeouts / unreadable bodies, and a JSON schema
+  in `response_format` where the server honours it. The API key is read from the environment, sent only in
+  the `Authorization` header and never printed, logged or recorded.
+
+A failed request never raises: its `Reply` carries the reason, so one bad row never stops a long job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import os
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import Any, Protocol
+
+from PIL import Image
+
+
+@dataclass
+class Request:
+    """Chat `messages` whose `{"type": "image"}` placeholders are filled by `images`, in order."""
+
+    messages: list[dict]
+    images: list[Image.Image] = field(default_factory=list)
+    max_new_tokens: int = 64
+    json_schema: dict | None = None
+
+
+@dataclass
+class Reply:
+    """The answer text, or `error` saying why there is none."""
+
+    text: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Backend(Protocol):
+    name: str
+    model_name: str
+
+    def generate(self, requests: Sequence[Request]) -> list[Reply]:
+        """One reply per request, in order; never raises for a single request's failure."""
+
+    def describe(self) -> dict[str, Any]:
+        """What to record in cards and run info (never a secret)."""
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+class LocalBackend:
+    """Batched greedy generation with a transformers VLM and its processor."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        model,
+        processor,
+        *,
+        model_name: str = "",
+        batch_size: int = 8,
+        prefetch: bool = True,
+        generate_kwargs: dict | None = None,
+    ) -> None:
+        self.model = model.eval()
+        self.processor = processor
+        self.tokenizer = getattr(processor, "tokenizer", processor)
+        self.model_name = model_name or getattr(model, "name_or_path", "")
+        self.batch_size = batch_size
+        self.prefetch = prefetch
+        self.generate_kwargs = dict(generate_kwargs or {})
+
+    @classmethod
+    def from_pretrained(cls, model_name_or_path: str, *, dtype: str = "auto", device: str | None = None, **kwargs):
+        """Load model and processor; the device defaults to this accelerate process's device."""
+        from accelerate import PartialState
+
+        from edit_handbook.models import load_vlm
+
+        model, processor = load_vlm(model_name_or_path, dtype=dtype)
+        model.to(device or PartialState().device)
+        return cls(model, processor, model_name=str(model_name_or_path), **kwargs)
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.name, "model": self.model_name, "batch_size": self.batch_size}
+
+    def _batches(self, requests: Sequence[Request]) -> list[list[int]]:
+        """Indices grouped by (image count, answer budget), sorted by prompt size in a group, cut into batches."""
+
+        def group(i: int) -> tuple[int, int]:
+            return len(requests[i].images), requests[i].max_new_tokens
+
+        def size(i: int) -> int:
+            text = sum(len(part.get("text", "")) for m in requests[i].messages for part in m["content"])
+            return text + sum(image.width * image.height for image in requests[i].images) // 256
+
+        order = sorted(range(len(requests)), key=lambda i: (*group(i), size(i)))
+        members = [list(indices) for _, indices in groupby(order, key=group)]
+        return [
+            indices[s : s + self.batch_size] for indices in members for s in range(0, len(indices), self.batch_size)
+        ]
+
+    def _inputs(self, requests: Sequence[Request], batch: list[int]):
+        texts = [
+            self.processor.apply_chat_template(requests[i].messages, add_generation_prompt=True, tokenize=False)
+            for i in batch
+        ]
+        images = [[_rgb(image) for image in requests[i].images] for i in batch]
+        kwargs = {"images": images} if any(images) else {}
+        return self.processor(text=texts, padding=True, padding_side="left", return_tensors="pt", **kwargs)
+
+    def _run(self, inputs, max_new_tokens: int) -> list[str]:
+        import torch
+
+        inputs = inputs.to(self.model.device)
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id,
+                **self.generate_kwargs,
+            )
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        return [text.strip() for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+    def generate(self, requests: Sequence[Request]) -> list[Reply]:
+        replies = [Reply(error="not generated")] * len(requests)
+        batches = self._batches(requests)
+        if not batches:
+            return []
+        with ThreadPoolExecutor(max_workers=1) as pool:
+
+            def prepare(index: int):
+                return pool.submit(self._inputs, requests, batches[index])
+
+            upcoming = prepare(0)
+            for index, batch in enumerate(batches):
+                current, has_next = upcoming, index + 1 < len(batches)
+                if self.prefetch and has_next:  # preprocess the next batch while this one generates
+                    upcoming = prepare(index + 1)
+                try:
+                    texts = self._run(current.result(), requests[batch[0]].max_new_tokens)
+                    for i, text in zip(batch, texts):
+                        replies[i] = Reply(text=text)
+                except Exception as error:  # a bad image or an OOM fails its batch, not the job
+                    for i in batch:
+                        replies[i] = Reply(error=f"local generation failed: {type(error).__name__}: {error}")
+                if not self.prefetch and has_next:
+                    upcoming = prepare(index + 1)
+        return replies
+
+
+def image_data_url(image: Image.Image) -> str:
+    """A PNG data URL: lossless, so the server sees exactly the pixels the local backend would."""
+    buffer = io.BytesIO()
+    _rgb(image).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def openai_messages(messages: list[dict], images: Sequence[Image.Image]) -> list[dict]:
+    """Structured chat messages with image placeholders -> OpenAI chat format with data-URL images."""
+    urls = iter([image_data_url(image) for image in images])
+    converted = []
+    for message in messages:
+        parts = []
+        for part in message["content"]:
+            if part["type"] == "image":
+                parts.append({"type": "image_url", "image_url": {"url": next(urls)}})
+            else:
+                parts.append({"type": "text", "text": part["text"]})
+        converted.append({"role": message["role"], "content": parts})
+    return converted
+
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class _Retryable(Exception):
+    """A failure worth another try (rate limit, server error, timeout, unreadable body)."""
+
+    def __init__(self, kind: str, detail: str, retry_after: str | None = None) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind, self.retry_after = kind, retry_after
+
+
+class HTTPBackend:
+    """Chat completions from an OpenAI-compatible server, `concurrency` requests in flight at most."""
+
+    name = "http"
+
+    def __init__(
+        self,
+        base_url: str,
+        model_name: str,
+        *,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        concurrency: int = 8,
+        timeout: float = 120.0,
+        max_retries: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        response_format: str = "json_schema",
+        temperature: float = 0.0,
+    ) -> None:
+        if response_format not in ("json_schema", "json_object", "none"):
+            raise ValueError(f"response_format must be json_schema, json_object or none, got {response_format!r}")
+        self.base_url = base_url.rstrip("/")
+        self.model_name = model_name
+        self.api_key_env = api_key_env
+        self._api_key = os.environ.get(api_key_env) if api_key_env else None
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.response_format = response_format
+        self.temperature = temperature
+        self.retries: Counter[str] = Counter()
+
+    def __repr__(self) -> str:  # the key is not an attribute anyone should ever see
+        return f"HTTPBackend(base_url={self.base_url!r}, model_name={self.model_name!r})"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "model": self.model_name,
+            "base_url": self.base_url,
+            "concurrency": self.concurrency,
+            "timeout_s": self.timeout,
+            "max_retries": self.max_retries,
+            "response_format": self.response_format,
+            "api_key": f"from ${self.api_key_env}" if self._api_key else "none",
+            "retries": dict(self.retries),
+        }
+
+    def _body(self, request: Request) -> dict:
+        body: dict[str, Any] = {
+            "model": self.model_name,
+            "messages": openai_messages(request.messages, request.images),
+            "max_tokens": request.max_new_tokens,
+            "temperature": self.temperature,
+        }
+        if request.json_schema is not None and self.response_format == "json_schema":
+            # Not "strict": OpenAI's strict mode refuses some keywords (ranges); vLLM constrains decoding anyway.
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": request.json_schema},
+            }
+        elif request.json_schema is not None and self.response_format == "json_object":
+            body["response_format"] = {"type": "json_object"}
+        return body
+
+    async def _post_once(self, client, body: dict) -> str:
+        import httpx
+
+        try:
+            response = await client.post("/chat/completions", json=body)
+        except httpx.TimeoutException as error:
+            raise _Retryable("timeout", f"no answer within {self.timeout:g} s ({type(error).__name__})") from error
+        except httpx.TransportError as error:
+            raise _Retryable("connection", f"{type(error).__name__}: {error}") from error
+        if response.status_code in RETRY_STATUS:
+            raise _Retryable(f"http_{response.status_code}", response.text[:120], response.headers.get("retry-after"))
+        if response.status_code != 200:
+            raise ValueError(f"HTTP {response.status_code}: {response.text[:300]}")
+        try:
+            content = response.json()["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError) as error:
+            raise _Retryable("bad_body", f"{type(error).__name__}: {response.text[:120]!r}") from error
+        if isinstance(content, list):  # some servers return content parts
+            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        if not isinstance(content, str):
+            raise _Retryable("bad_body", f"content is {type(content).__name__}, not text")
+        return content.strip()
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        try:
+            wanted = float(retry_after) if retry_after is not None else None
+        except ValueError:
+            wanted = None
+        exponential = self.backoff * 2**attempt * (0.5 + random.random() / 2)
+        return min(self.max_backoff, wanted if wanted is not None else exponential)
+
+    async def _one(self, client, semaphore: asyncio.Semaphore, request: Request) -> Reply:
+        body, last, retry_after = None, "no attempt", None
+        for attempt in range(self.max_retries + 1):
+            async with semaphore:
+                # Images are PNG-encoded inside the semaphore, off the event loop: memory stays bounded by
+                # `concurrency` and encoding never stalls the requests in flight.
+                body = body or await asyncio.to_thread(self._body, request)
+                try:
+                    return Reply(text=await self._post_once(client, body))
+                except _Retryable as error:
+                    last, retry_after = str(error), error.retry_after
+                    self.retries[error.kind] += 1
+                except ValueError as error:
+                    return Reply(error=str(error))
+            if attempt < self.max_retries:
+                await asyncio.sleep(self._delay(attempt, retry_after))
+        return Reply(error=f"gave up after {self.max_retries + 1} attempts; last: {last}")
+
+    async def _all(self, requests: Sequence[Request]) -> list[Reply]:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        semaphore = asyncio.Semaphore(self.concurrency)
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        async with httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=self.timeout, limits=limits
+        ) as client:
+            return list(await asyncio.gather(*(self._one(client, semaphore, r) for r in requests)))
+
+    def generate(self, requests: Sequence[Request]) -> list[Reply]:
+        return asyncio.run(self._all(requests)) if requests else []
+
+
+def parse_json_object(text: str) -> dict:
+    """Strictly read one JSON object (a Markdown code fence around it is allowed); ValueError otherwise."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+        stripped = stripped.rsplit("```", 1)[0].strip()
+    if not stripped:
+        raise ValueError("the answer is empty")
+    try:
+        value = json.loads(stripped)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not JSON ({error.msg} at char {error.pos})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def ask_json(
+    backend: Backend, requests: Sequence[Request], parse: Callable[[dict], Any]
+) -> list[tuple[Any, str | None, str | None]]:
+    """Ask, parse strictly with `parse(object)`, and give each unreadable answer one repair attempt.
+
+    Returns (value, error, raw answer) per request; `error` is None when `value` is good.
+    """
+    from edit_handbook.synth.prompts import repair_messages
+
+    def read(reply: Reply) -> tuple[Any, str | None, str | None]:
+        if not reply.ok:
+            return None, reply.error, None
+        try:
+            return parse(parse_json_object(reply.text)), None, reply.text
+        except ValueError as error:
+            return None, str(error), reply.text
+
+    results = [read(reply) for reply in backend.generate(requests)]
+    retry = [i for i, (_, error, raw) in enumerate(results) if error is not None and raw is not None]
+    repairs = [
+        Request(
+            repair_messages(requests[i].messages, results[i][2], results[i][1]),
+            requests[i].images,
+            requests[i].max_new_tokens,
+            requests[i].json_schema,
+        )
+        for i in retry
+    ]
+    for i, reply in zip(retry, backend.generate(repairs)):
+        value, error, raw = read(reply)
+        results[i] = (value, None if error is None else f"unreadable after one repair: {error}", raw)
+    return results

@@ -1,0 +1,111 @@
+"""`edit-handbook synthesize <task> --config recipe.yaml`: caption, filter, rectify or make negatives for edit pairs.
+
+    edit-handbook synthesize rectify --config recipes/synthesis/smoke/synthesize/config_rectify.yaml
+    accelerate launch src/edit_handbook/synthesize.py --task rectify --config ...   # one model per GPU
+
+Start the same command again after a crash: finished rows are kept and only the rest is computed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+from accelerate import PartialState
+from trl import TrlParser
+
+from edit_handbook.configs import DataArguments, SynthesisArguments, SynthesisBackendArguments
+from edit_handbook.data.loading import load_edit_pairs
+from edit_handbook.distributed import leave_process_group
+from edit_handbook.run_info import collect_run_info, write_run_info
+from edit_handbook.synth.backends import HTTPBackend, LocalBackend
+from edit_handbook.synth.engine import push_result, run_task, save_result
+from edit_handbook.synth.tasks import make_task
+
+
+TINY_QWEN3_VL = "tiny:qwen3-vl"
+
+
+def make_parser() -> TrlParser:
+    return TrlParser((DataArguments, SynthesisArguments, SynthesisBackendArguments))
+
+
+def make_backend(args: SynthesisBackendArguments):
+    """The backend the config asks for (one model per process for `local`)."""
+    if args.backend == "http":
+        return HTTPBackend(
+            args.base_url,
+            args.synthesis_model,
+            api_key_env=args.api_key_env or None,
+            concurrency=args.concurrency,
+            timeout=args.request_timeout,
+            max_retries=args.max_retries,
+            backoff=args.retry_backoff,
+            response_format=args.response_format,
+        )
+    model = args.synthesis_model
+    if model == TINY_QWEN3_VL:
+        from edit_handbook.models import tiny_qwen3_vl
+
+        model = str(tiny_qwen3_vl())
+    generate_kwargs = {"cache_implementation": "static"} if args.static_cache else None
+    return LocalBackend.from_pretrained(
+        model, dtype=args.synthesis_dtype, batch_size=args.batch_size, generate_kwargs=generate_kwargs
+    )
+
+
+def task_settings(args: SynthesisArguments) -> dict:
+    """The config fields each task takes."""
+    if args.task == "filter":
+        return {"threshold": args.judge_threshold}
+    if args.task == "rectify":
+        return {"max_clip_tokens": args.max_clip_tokens}
+    if args.task == "negatives":
+        return {"k": args.num_negatives, "min_negatives": args.min_negatives, "max_clip_tokens": args.max_clip_tokens}
+    return {}
+
+
+def synthesize(data_args: DataArguments, args: SynthesisArguments, backend_args: SynthesisBackendArguments):
+    # Made first, so every later `PartialState()` (writer, backend) sees the launcher's processes; without
+    # CUDA a bare one would not start the gloo group and each process would think it is alone.
+    state = PartialState(cpu=not torch.cuda.is_available())
+    dataset, report = load_edit_pairs(**data_args.load_kwargs())
+    print(report.summary())
+    task = make_task(args.task, **task_settings(args))
+    backend = make_backend(backend_args)
+    rows = run_task(
+        dataset, task, backend, args.output_dir, chunk_size=args.chunk_size, shard_size=args.shard_size,
+        overwrite=args.overwrite,
+    )  # fmt: skip
+    if not state.is_main_process:
+        return None
+    info = collect_run_info(
+        {"data": data_args, "synthesis": args, "backend": backend.describe()},
+        data_fingerprint=dataset._fingerprint,
+        validation=report.to_dict(),
+    )
+    result = save_result(rows, task, backend, args.output_dir, run_info=info)
+    write_run_info(args.output_dir, info)
+    if args.push_to_hub:
+        if not args.hub_dataset_id:
+            raise ValueError("push_to_hub needs hub_dataset_id (e.g. --hub_dataset_id you/rectified-pairs)")
+        print(f"pushed: {push_result(result, args.hub_dataset_id)}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-"):  # `synthesize rectify ...` = `synthesize --task rectify ...`
+        argv = ["--task", argv[0], *argv[1:]]
+    data_args, args, backend_args = make_parser().parse_args_and_config(argv)
+    result = synthesize(data_args, args, backend_args)
+    if result is not None:
+        print(f"{args.task}: {result.counts}")
+        print(f"task figures: {result.summary}")
+        print(f"wrote {result.folder / 'dataset'} (card: {result.folder / 'README.md'})")
+    leave_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Session-scoped SFT fixtures (registered in `tests/conftest.py`).
+
+`sft_smoke_checkpoint` is the captioner trained by the smoke recipe. It is cached on disk in the project
+cache (`$EDIT_HANDBOOK_CACHE`, else `~/.cache/edit_handbook`), not in the session's temporary folder, keyed
+by the recipe and the training code: the first session trains it (minutes on CPU), later ones reuse it.
+DPO, synthesis, evaluation and demo tests take it to work with meaningful outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edit_handbook.editcaption.smoke import smoke_checkpoint
+from edit_handbook.models import tiny_qwen3_vl
+from edit_handbook.models.small_tokenizer import small_tokenizer_path
+
+
+@pytest.fixture(scope="session")
+def sft_smoke_checkpoint() -> Path:
+    """Folder of the trained smoke captioner (model, processor, card, `smoke_accuracy.json`)."""
+    return smoke_checkpoint()
+
+
+@pytest.fixture(scope="session")
+def tiny_small_vocab_qwen3_vl_path(model_cache_dir: Path) -> Path:
+    """An untrained tiny Qwen3-VL with the small synthetic-vocabulary tokenizer: fast steps for plumbing tests."""
+    return tiny_qwen3_vl(small_tokenizer_path(cache_dir=model_cache_dir), cache_dir=model_cache_dir)

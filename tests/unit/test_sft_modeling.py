@@ -1,0 +1,41 @@
+"""Model preparation for SFT: frozen vision tower, LoRA that reaches MoE experts, named tiny models."""
+
+import torch
+from peft import get_peft_model
+from trl import ModelConfig
+
+from edit_handbook.editcaption.modeling import captioner_peft_config, load_captioner, resolve_model_path
+from edit_handbook.models import load_vlm, tiny_qwen3_vl_moe
+
+
+def test_freeze_vision_tower_in_full_finetuning(tiny_qwen3_vl_path):
+    model, _ = load_captioner(
+        ModelConfig(model_name_or_path=str(tiny_qwen3_vl_path), dtype="float32"),
+        min_pixels=None,
+        max_pixels=None,
+        freeze_vision_tower=True,
+    )
+    frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
+    assert frozen and all(".visual." in name for name in frozen)
+    assert all(p.requires_grad for name, p in model.named_parameters() if ".visual." not in name)
+
+
+def test_lora_reaches_moe_expert_weights_and_skips_the_frozen_vision_tower(model_cache_dir):
+    model, _ = load_vlm(tiny_qwen3_vl_moe(cache_dir=model_cache_dir), dtype=torch.float32)
+    args = ModelConfig(
+        use_peft=True,
+        lora_r=4,
+        lora_alpha=8,
+        lora_dropout=0.0,  # PEFT's ParamWrapper (LoRA on a raw parameter) refuses dropout
+        lora_target_modules=["q_proj", "v_proj"],
+        lora_target_parameters=["mlp.experts.gate_up_proj", "mlp.experts.down_proj"],
+    )
+    peft_model = get_peft_model(model, captioner_peft_config(args, freeze_vision_tower=True))
+    trainable = [name for name, p in peft_model.named_parameters() if p.requires_grad]
+    assert any("experts" in name and "lora" in name for name in trainable), trainable
+    assert any("q_proj" in name for name in trainable)
+    assert not any(".visual." in name for name in trainable)
+
+
+def test_named_tiny_models_resolve_and_other_names_pass_through():
+    assert resolve_model_path("Qwen/Qwen3-VL-8B-Instruct") == "Qwen/Qwen3-VL-8B-Instruct"
