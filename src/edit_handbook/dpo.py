@@ -21,6 +21,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from trl import DPOConfig, ModelConfig, TrlParser
 
 from edit_handbook import hub
+from edit_handbook.checkpoint_revisions import checkpoint_revision_callbacks
 from edit_handbook.configs import DPOScriptArguments, HAEMarginArguments, HAESamplerArguments, ReferencePassArguments
 from edit_handbook.distributed import leave_process_group
 from edit_handbook.editcaption.dpo_setup import (
@@ -103,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
 
     model, processor, train, evaluation, report = _policy_and_data(script_args, reference, training_args, model_args)
     peft_config = captioner_peft_config(model_args, freeze_vision_tower=script_args.freeze_vision_tower)
+    base_model = script_args.base_model or model_args.model_name_or_path
+    dataset_names = [script_args.dataset_name or script_args.dataset_preset or "synthetic"]
+    callbacks = checkpoint_revision_callbacks(
+        script_args, training_args, base_model=base_model, datasets=dataset_names
+    )
     trainer = HAEDPOTrainer(
         model,
         training_args,
@@ -113,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         margin=margin,
         sampler=sampler,
         reference_check_tolerance=reference.reference_check_tolerance,
+        callbacks=callbacks,
     )
     logger.info("reference model in memory: %s", trainer.ref_model is not None)
     checkpoint = training_args.resume_from_checkpoint
@@ -144,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             training_args.output_dir,
             info,
             kind="captioner",
-            base_model=script_args.base_model or model_args.model_name_or_path,
-            datasets=[script_args.dataset_name or script_args.dataset_preset or "synthetic"],
+            base_model=base_model,
+            datasets=dataset_names,
             recipe_config=config,
             hub_model_id=training_args.hub_model_id,
             push=training_args.push_to_hub,

@@ -2,16 +2,22 @@
 
 Cards are plain Markdown with YAML front matter (built with `huggingface_hub`'s card data, so
 the Hub indexes base model, datasets and licence). Every card embeds its artifact's `run_info`.
+`read_card` parses a card this module wrote, so `edit-handbook push` can rewrite it complete
+(base model, data and recipe from `run_info.json`; evaluation, grid) without a second writer.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from huggingface_hub import DatasetCardData, HfApi, ModelCardData
 
+from .data.presets import get_preset
 from .run_info import write_run_info
 
 
@@ -42,12 +48,30 @@ _KINDS = {
         "what": "writes the editing instruction that turns a source image into an edited image",
         "use": "Label or re-label (source, edited) image pairs with accurate editing instructions, "
         "or rectify noisy instructions (SuperEdit's four-aspect description).",
+        "how": """\
+```python
+from transformers import AutoModelForImageTextToText, AutoProcessor
+from edit_handbook.editcaption.inference import describe_edit
+
+model = AutoModelForImageTextToText.from_pretrained("{repo_id}", dtype="auto", device_map="auto")
+processor = AutoProcessor.from_pretrained("{repo_id}")
+print(describe_edit(model, processor, [source_image], [edited_image]))  # one instruction per pair
+```""",
     },
     "editor": {
         "pipeline_tag": "image-to-image",
         "library_name": "diffusers",
         "what": "edits an image following a text instruction (InstructPix2Pix architecture)",
         "use": "Instruction-based image editing of photos and illustrations.",
+        "how": """\
+```python
+import torch
+from diffusers import StableDiffusionInstructPix2PixPipeline
+
+pipe = StableDiffusionInstructPix2PixPipeline.from_pretrained("{repo_id}", dtype=torch.float16).to("cuda")
+edited = pipe("make the sky a sunset", image=source_image, num_inference_steps=50,
+              guidance_scale=10, image_guidance_scale=1.5).images[0]
+```""",
     },
 }
 
@@ -79,8 +103,15 @@ def model_card(
     example_grid: str | None = None,
     run_info: dict[str, Any] | None = None,
     license: str = "apache-2.0",
+    example_note: str | None = None,
+    recipe_file: str | None = None,
+    repo_id: str | None = None,
 ) -> str:
-    """A model card for a trained captioner (VLM) or editor (InstructPix2Pix)."""
+    """A model card for a trained captioner (VLM) or editor (InstructPix2Pix).
+
+    `example_note` says what the grid shows; `recipe_file` names the recipe YAML the run used; with `repo_id`
+    the card shows how to load the model from the Hub.
+    """
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
     info = _KINDS[kind]
@@ -99,14 +130,21 @@ def model_card(
         "with edit-handbook (EditCaption SFT + HAE-DPO, SuperEdit).\n",
         "## Training data\n\n" + "\n".join(f"- {d}" for d in (datasets or ["(not recorded)"])) + "\n",
     ]
-    if recipe_config:
-        parts.append(
-            f"## Recipe\n\n```json\n{json.dumps(recipe_config, indent=2, sort_keys=True, default=str)}\n```\n"
+    if recipe_config or recipe_file:
+        where = f"Recipe file: `{recipe_file}` (edit-handbook repository).\n\n" if recipe_file else ""
+        config = (
+            f"```json\n{json.dumps(recipe_config, indent=2, sort_keys=True, default=str)}\n```\n"
+            if recipe_config
+            else ""
         )
+        parts.append(f"## Recipe\n\n{where}{config}")
     if metrics_markdown:
         parts.append(f"## Evaluation\n\n{metrics_markdown.strip()}\n")
     if example_grid:
-        parts.append(f"## Examples\n\n![examples]({example_grid})\n")
+        note = f"\n{example_note.strip()}\n" if example_note else ""
+        parts.append(f"## Examples\n\n![examples]({example_grid})\n{note}")
+    if repo_id:
+        parts.append(f"## How to use\n\n{info['how'].format(repo_id=repo_id)}\n")
     parts += [f"## Intended use\n\n{info['use']}\n", f"## Limitations\n\n{LIMITS}\n", f"## Citation\n\n{CITATIONS}\n"]
     parts.append(_run_info_section(run_info))
     return "\n".join(parts)
@@ -164,6 +202,90 @@ def write_card(folder: str | Path, text: str) -> Path:
     return path
 
 
+@dataclass
+class CardText:
+    """A card split into its parts: front matter, title, the text before the first section, and sections."""
+
+    meta: dict[str, Any] = field(default_factory=dict)
+    title: str = ""
+    intro: str = ""
+    sections: dict[str, str] = field(default_factory=dict)
+
+
+def read_card(folder: str | Path) -> CardText | None:
+    """Parse `<folder>/README.md` (front matter, `# title`, `## Section`s); None when there is no card."""
+    path = Path(folder) / "README.md"
+    if not path.exists():
+        return None
+    text = path.read_text()
+    meta: dict[str, Any] = {}
+    front = re.match(r"---\n(.*?)\n---\n", text, flags=re.DOTALL)
+    if front:
+        meta = yaml.safe_load(front.group(1)) or {}
+        text = text[front.end() :]
+    parts = re.split(r"^## (.+)$", text, flags=re.MULTILINE)
+    title_match = re.search(r"^# (.+)$", parts[0], flags=re.MULTILINE)
+    intro = parts[0][title_match.end() :] if title_match else parts[0]
+    sections = {name.strip(): body.strip() for name, body in zip(parts[1::2], parts[2::2])}
+    return CardText(meta, title_match.group(1).strip() if title_match else "", intro.strip(), sections)
+
+
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+def is_hub_id(name: str | None) -> bool:
+    """`owner/name` and not a local path: what a card's `base_model` / `datasets` may hold."""
+    return bool(name) and bool(_HUB_ID.match(name)) and not Path(name).exists()
+
+
+def _section(config: dict[str, Any], *names: str) -> dict[str, Any]:
+    for name in names:
+        if isinstance(config.get(name), dict):
+            return config[name]
+    return {}
+
+
+def card_inputs(run_info: dict[str, Any]) -> dict[str, Any]:
+    """Base model, training data and recipe file of a run, read from its `run_info` (any of this project's
+    training scripts: SFT and DPO record `script`/`model` sections, SuperEdit one section per config class).
+    Values it cannot find are None."""
+    config = run_info.get("config") or {}
+    script = _section(config, "script")
+    model = _section(config, "model")
+    editor = _section(config, "SuperEditModelArguments")
+    data = _section(config, "DataArguments", "data") or script
+    base = script.get("base_model") or model.get("model_name_or_path") or editor.get("pretrained_model_name_or_path")
+    dataset = data.get("dataset_name")
+    if not dataset and data.get("dataset_preset"):
+        dataset = get_preset(data["dataset_preset"]).hub_id
+    recipe = re.search(r"--config[= ](\S+)", run_info.get("command") or "")
+    return {
+        "base_model": base,
+        "datasets": [dataset] if dataset else [],
+        "recipe_file": recipe.group(1) if recipe else None,
+    }
+
+
+# What a training output folder holds that is not the model: Trainer / accelerate checkpoints (optimizer
+# states), DPO's reference pass and merged SFT start, logs, caches, DeepSpeed shards.
+MODEL_FOLDER_IGNORE = (
+    "checkpoint-*/**",
+    "reference/**",
+    "sft-merged/**",
+    "logs/**",
+    "runs/**",
+    "global_step*/**",
+    "*.pt",
+    "*.pth",
+    "**/__pycache__/**",
+)
+
+
+def _space_sdk(folder: Path) -> str:
+    card = read_card(folder)
+    return str(card.meta.get("sdk", "gradio")) if card else "gradio"
+
+
 def push_folder(
     folder: str | Path,
     repo_id: str,
@@ -172,21 +294,30 @@ def push_folder(
     revision: str | None = None,
     private: bool | None = None,
     commit_message: str | None = None,
+    ignore_patterns: list[str] | tuple[str, ...] | None = None,
     api: HfApi | None = None,
 ) -> str:
-    """Upload a folder (card included) to a Hub repo, optionally to a revision branch; returns the commit URL."""
-    if not (Path(folder) / "README.md").exists():
+    """Upload a folder (card included) to a Hub repo, optionally to a revision branch; returns the commit URL.
+
+    A new revision branch starts from the repo's first commit (as open-r1's revision pushes do), so it holds the
+    folder's files and nothing of `main`. A Space repo is created with the SDK its card's front matter names.
+    """
+    folder = Path(folder)
+    if not (folder / "README.md").exists():
         raise FileNotFoundError(f"{folder} has no README.md card: write one with `write_card` before pushing")
     api = api or HfApi()
-    api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+    extra = {"space_sdk": _space_sdk(folder)} if repo_type == "space" else {}
+    api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, **extra)
     if revision:
-        api.create_branch(repo_id, branch=revision, repo_type=repo_type, exist_ok=True)
+        initial = api.list_repo_commits(repo_id, repo_type=repo_type)[-1].commit_id
+        api.create_branch(repo_id, branch=revision, revision=initial, repo_type=repo_type, exist_ok=True)
     commit = api.upload_folder(
         repo_id=repo_id,
         folder_path=str(folder),
         repo_type=repo_type,
         revision=revision,
-        commit_message=commit_message or f"Upload {Path(folder).name} with edit-handbook",
+        commit_message=commit_message or f"Upload {folder.name} with edit-handbook",
+        ignore_patterns=list(ignore_patterns) if ignore_patterns else None,
     )
     return commit.commit_url
 
@@ -204,7 +335,7 @@ def publish_model(
     revision: str | None = None,
 ) -> str | None:
     """The end of every training script: `run_info.json` and the model card next to the weights, then the
-    push when asked. Returns the commit URL of the push, or None."""
+    push when asked (checkpoints and other training leftovers stay local). Returns the commit URL, or None."""
     write_run_info(output_dir, run_info)
     card = model_card(
         model_name=hub_model_id or Path(output_dir).resolve().name,
@@ -213,10 +344,12 @@ def publish_model(
         datasets=datasets,
         recipe_config=recipe_config,
         run_info=run_info,
+        recipe_file=card_inputs(run_info)["recipe_file"],
+        repo_id=hub_model_id,
     )
     write_card(output_dir, card)
     if not push:
         return None
     if not hub_model_id:
         raise ValueError("push_to_hub needs hub_model_id (e.g. --hub_model_id your-name/edit-captioner)")
-    return push_folder(output_dir, hub_model_id, revision=revision)
+    return push_folder(output_dir, hub_model_id, revision=revision, ignore_patterns=MODEL_FOLDER_IGNORE)

@@ -22,6 +22,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
 
 from edit_handbook import hub
+from edit_handbook.checkpoint_revisions import checkpoint_revision_callbacks
 from edit_handbook.configs import SFTScriptArguments
 from edit_handbook.distributed import leave_process_group
 from edit_handbook.editcaption.modeling import captioner_peft_config, load_captioner
@@ -94,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         freeze_vision_tower=script_args.freeze_vision_tower,
         trust_remote_code=training_args.trust_remote_code,
     )
-    callbacks = []
+    dataset_names = [script_args.dataset_name or script_args.dataset_preset or "synthetic"]
+    callbacks = checkpoint_revision_callbacks(
+        script_args, training_args, base_model=model_args.model_name_or_path, datasets=dataset_names
+    )
     if script_args.stop_at_checker_accuracy is not None:
         callbacks.append(checker_callback(script_args, processor))
     trainer = SFTTrainer(
@@ -132,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             info,
             kind="captioner",
             base_model=model_args.model_name_or_path,
-            datasets=[script_args.dataset_name or script_args.dataset_preset or "synthetic"],
+            datasets=dataset_names,
             recipe_config={"tasks": script_args.tasks, "prompt_version": PROMPT_VERSION, **training_args.to_dict()},
             hub_model_id=training_args.hub_model_id,
             push=training_args.push_to_hub,

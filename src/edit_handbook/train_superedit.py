@@ -26,7 +26,7 @@ from edit_handbook.configs import (
 )
 from edit_handbook.data.loading import load_edit_pairs
 from edit_handbook.distributed import leave_process_group
-from edit_handbook.hub import push_folder
+from edit_handbook.hub import MODEL_FOLDER_IGNORE, push_folder
 from edit_handbook.run_info import collect_run_info
 from edit_handbook.superedit.trainer import SuperEditTrainer
 
@@ -75,7 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         run_info, dataset_names=[data_args.dataset_name or data_args.dataset_preset or "synthetic"]
     )
     if training_args.push_to_hub and state.is_main_process:
-        url = push_folder(output_dir, training_args.hub_model_id, private=training_args.hub_private)
+        url = push_folder(
+            output_dir,
+            training_args.hub_model_id,
+            private=training_args.hub_private,
+            ignore_patterns=MODEL_FOLDER_IGNORE,
+        )  # the accelerate checkpoints (optimizer states) stay local
         print(f"pushed {output_dir} to {url}")
     state.print(f"saved the editor to {output_dir}")
     leave_process_group()

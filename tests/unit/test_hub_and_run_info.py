@@ -1,10 +1,12 @@
 """Cards carry what a reader needs (front matter, run_info, citations); pushing calls the Hub API right."""
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import yaml
+from huggingface_hub.utils import filter_repo_objects
 
 from edit_handbook import hub
 from edit_handbook.run_info import collect_run_info, fingerprint, write_run_info
@@ -77,35 +79,73 @@ def test_dataset_card_lists_schema_splits_counts_and_prompt_version():
     assert "`rectify-v1`" in card and "| failed | 100 |" in card
 
 
-class RecordingApi:
+class FakeHubApi:
+    """Stands in for `HfApi`: records the calls and what an upload would send (after its ignore patterns)."""
+
     def __init__(self):
         self.calls = []
+        self.uploads = []  # per upload_folder call: the sorted relative paths that would be uploaded
 
-    def __getattr__(self, name):
-        def record(*args, **kwargs):
-            self.calls.append((name, args, kwargs))
-            return SimpleNamespace(commit_url="https://hub/commit/1")
+    def create_repo(self, repo_id, **kwargs):
+        self.calls.append(("create_repo", repo_id, kwargs))
 
-        return record
+    def list_repo_commits(self, repo_id, **kwargs):
+        self.calls.append(("list_repo_commits", repo_id, kwargs))
+        return [SimpleNamespace(commit_id="newest"), SimpleNamespace(commit_id="initial")]  # newest first
+
+    def create_branch(self, repo_id, **kwargs):
+        self.calls.append(("create_branch", repo_id, kwargs))
+
+    def upload_folder(self, **kwargs):
+        self.calls.append(("upload_folder", kwargs["repo_id"], kwargs))
+        folder = Path(kwargs["folder_path"])
+        files = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
+        self.uploads.append(sorted(filter_repo_objects(files, ignore_patterns=kwargs.get("ignore_patterns"))))
+        return SimpleNamespace(commit_url=f"https://hub/{kwargs['repo_id']}/commit/{len(self.uploads)}")
+
+    def call(self, name):
+        """The keyword arguments of the only call of `name`."""
+        found = [kwargs for called, _, kwargs in self.calls if called == name]
+        assert len(found) == 1, f"{name} called {len(found)} times: {self.calls}"
+        return found[0]
 
 
-def test_push_folder_creates_repo_branch_and_uploads(tmp_path):
+def test_push_folder_creates_repo_branch_from_the_first_commit_and_uploads(tmp_path):
     hub.write_card(tmp_path, "card")
-    api = RecordingApi()
-    url = hub.push_folder(tmp_path, "me/model", revision="step-100", private=True, api=api)
-    assert url == "https://hub/commit/1"
-    names = [name for name, _, _ in api.calls]
-    assert names == ["create_repo", "create_branch", "upload_folder"]
-    assert api.calls[0][2] == {"repo_type": "model", "private": True, "exist_ok": True}
-    assert api.calls[1][2]["branch"] == "step-100"
-    upload = api.calls[2][2]
-    assert upload["repo_id"] == "me/model" and upload["revision"] == "step-100"
+    (tmp_path / "model.safetensors").write_bytes(b"w")
+    (tmp_path / "checkpoint-5").mkdir()
+    (tmp_path / "checkpoint-5" / "optimizer.pt").write_bytes(b"o")
+    api = FakeHubApi()
+    url = hub.push_folder(
+        tmp_path, "me/model", revision="step-100", private=True, ignore_patterns=hub.MODEL_FOLDER_IGNORE, api=api
+    )
+    assert url == "https://hub/me/model/commit/1"
+    assert [name for name, _, _ in api.calls] == ["create_repo", "list_repo_commits", "create_branch", "upload_folder"]
+    assert api.call("create_repo") == {"repo_type": "model", "private": True, "exist_ok": True}
+    assert api.call("create_branch") == {
+        "branch": "step-100",
+        "revision": "initial",
+        "repo_type": "model",
+        "exist_ok": True,
+    }
+    upload = api.call("upload_folder")
+    assert upload["repo_id"] == "me/model" and upload["revision"] == "step-100" and upload["repo_type"] == "model"
     assert upload["folder_path"] == str(tmp_path)
+    assert api.uploads == [["README.md", "model.safetensors"]]  # the checkpoint's optimizer state stays local
+
+
+def test_push_folder_without_revision_uploads_to_main_and_creates_a_space_with_its_sdk(tmp_path):
+    hub.write_card(tmp_path, "---\ntitle: demo\nsdk: gradio\n---\n# demo\n")
+    api = FakeHubApi()
+    hub.push_folder(tmp_path, "me/space", repo_type="space", api=api)
+    assert [name for name, _, _ in api.calls] == ["create_repo", "upload_folder"]
+    assert api.call("create_repo")["space_sdk"] == "gradio"
+    assert api.call("upload_folder")["revision"] is None
 
 
 def test_push_folder_refuses_a_folder_without_card(tmp_path):
     with pytest.raises(FileNotFoundError, match="no README.md card"):
-        hub.push_folder(tmp_path, "me/model", api=RecordingApi())
+        hub.push_folder(tmp_path, "me/model", api=FakeHubApi())
 
 
 def test_publish_model_writes_run_info_and_card_and_refuses_a_push_without_repo(tmp_path):
@@ -116,3 +156,71 @@ def test_publish_model_writes_run_info_and_card_and_refuses_a_push_without_repo(
     assert f"# {tmp_path.name}" in card and "cafe" in card and _front_matter(card)["base_model"] == "a/b"
     with pytest.raises(ValueError, match="push_to_hub needs hub_model_id"):
         hub.publish_model(tmp_path, info, kind="captioner", base_model="a/b", datasets=[], push=True)
+
+
+def test_read_card_parses_what_model_card_writes(tmp_path):
+    hub.write_card(
+        tmp_path,
+        hub.model_card(
+            model_name="me/cap",
+            kind="captioner",
+            base_model="Qwen/Qwen3-VL-2B-Instruct",
+            datasets=["limingcv/SuperEdit-40K"],
+            metrics_markdown="| metric | value |\n|---|---|\n| score | 4.5 |",
+            example_grid="examples.png",
+            example_note="Each tile: a pair.",
+            recipe_file="recipes/editcaption/qwen3-vl-2b/sft/config_full.yaml",
+            repo_id="me/cap",
+        ),
+    )
+    card = hub.read_card(tmp_path)
+    assert card.meta["base_model"] == "Qwen/Qwen3-VL-2B-Instruct" and card.title == "me/cap"
+    assert card.sections["Evaluation"] == "| metric | value |\n|---|---|\n| score | 4.5 |"
+    assert card.sections["Examples"] == "![examples](examples.png)\n\nEach tile: a pair."
+    assert "`recipes/editcaption/qwen3-vl-2b/sft/config_full.yaml`" in card.sections["Recipe"]
+    assert 'from_pretrained("me/cap"' in card.sections["How to use"] and "describe_edit" in card.sections["How to use"]
+    assert "2505.02370" in card.sections["Citation"] and "2604.08213" in card.sections["Citation"]
+    assert hub.read_card(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize(
+    ("config", "expected_base", "expected_data"),
+    [
+        (  # sft.py
+            {
+                "script": {"dataset_name": None, "dataset_preset": "superedit-40k"},
+                "model": {"model_name_or_path": "Qwen/Qwen3-VL-8B-Instruct"},
+            },
+            "Qwen/Qwen3-VL-8B-Instruct",
+            ["limingcv/SuperEdit-40K"],
+        ),
+        (  # dpo.py: the policy starts from a local SFT folder, base_model names the Hub architecture
+            {
+                "script": {"dataset_name": "me/prefs", "base_model": "Qwen/Qwen3-VL-2B-Instruct"},
+                "model": {"model_name_or_path": "outputs/sft"},
+            },
+            "Qwen/Qwen3-VL-2B-Instruct",
+            ["me/prefs"],
+        ),
+        (  # train_superedit.py: one section per config class
+            {
+                "DataArguments": {"dataset_name": "synthetic"},
+                "SuperEditModelArguments": {"pretrained_model_name_or_path": "timbrooks/instruct-pix2pix"},
+            },
+            "timbrooks/instruct-pix2pix",
+            ["synthetic"],
+        ),
+    ],
+)
+def test_card_inputs_read_every_training_scripts_run_info(config, expected_base, expected_data):
+    info = {"config": config, "command": "src/edit_handbook/sft.py --config recipes/a/b.yaml --learning_rate 1e-5"}
+    inputs = hub.card_inputs(info)
+    assert inputs == {"base_model": expected_base, "datasets": expected_data, "recipe_file": "recipes/a/b.yaml"}
+    assert hub.card_inputs({}) == {"base_model": None, "datasets": [], "recipe_file": None}
+
+
+def test_is_hub_id_accepts_owner_name_only(tmp_path):
+    assert hub.is_hub_id("Qwen/Qwen3-VL-2B-Instruct")
+    assert not hub.is_hub_id("tiny-qwen3-vl-synthetic") and not hub.is_hub_id(None)
+    (tmp_path / "outputs" / "sft").mkdir(parents=True)
+    assert not hub.is_hub_id(str(tmp_path / "outputs" / "sft"))
