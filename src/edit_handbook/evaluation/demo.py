@@ -1,5 +1,6 @@
 """Demo stage: evaluate the smoke captioner(s) on fresh synthetic pairs (exact checker) and the smoke editor on two
-Real-Edit-format images (the smoke captioner as judge), then write one report and print where it is."""
+Real-Edit-format images (the smoke captioner as judge), then write one report and print where it is. The
+captioners' training pairs get their own small report: the smoke recipe memorises them, fresh pairs show it."""
 
 from __future__ import annotations
 
@@ -54,9 +55,18 @@ def evaluation_stage(context: DemoContext) -> None:
     def backend(spec):
         return LocalBackend.from_pretrained(spec.target, batch_size=16)
 
+    # The smoke captioners learn their 32 training pairs only: scoring those too shows memorised vs general.
+    from edit_handbook.editcaption.smoke import training_pairs
+
+    seen = evaluate_synthetic(training_pairs(), parse_captioners(specs), backend, folder / "training_pairs")
+    write_report(seen, folder / "training_pairs", title="edit-handbook demo: the smoke captioners' training pairs")
     results = evaluate_synthetic(pairs, parse_captioners(specs), backend, folder / "synthetic")
-    for result in results:
-        print(f"  {result.system}: checker accuracy {result.metrics['accuracy'].format(percent=True)} on fresh pairs")
+    for result, memorised in zip(results, seen):
+        print(
+            f"  {result.system}: checker accuracy {result.metrics['accuracy'].format(percent=True)} on"
+            f" {len(pairs)} fresh pairs, {memorised.metrics['accuracy'].format(percent=True)} on its"
+            f" {len(memorised.items)} training pairs"
+        )
 
     editor = context.artifacts.get("superedit_editor")
     if editor is None:
