@@ -208,3 +208,19 @@ def test_kill_9_at_any_point_then_rerun_until_done(tmp_path: Path) -> None:
         index = int(row["id"].removeprefix("row-"))
         expected = np.array([index, index / 3, -index], dtype=np.float32)
         assert np.array_equal(np.asarray(row["vector"], dtype=np.float32), expected)
+
+
+def test_write_file_atomically_leaves_the_old_file_or_none_on_failure(tmp_path):
+    from edit_handbook.data.writer import write_file_atomically
+
+    target = tmp_path / "reply.json"
+    write_file_atomically(target, lambda file: file.write(b"old"))
+
+    def fails(file):
+        file.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_file_atomically(target, fails)
+    assert target.read_bytes() == b"old"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["reply.json"]  # no temporary left behind

@@ -28,6 +28,7 @@ import json
 import math
 import os
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,19 @@ def _write_atomically(path: Path, tmp: Path, write: Callable[[Any], None]) -> No
         os.fsync(file.fileno())
     os.replace(tmp, path)
     _fsync_dir(path.parent)
+
+
+def write_file_atomically(path: str | Path, write: Callable[[Any], None]) -> None:
+    """`write(binary file)` to `path` through a unique temporary beside it: a run killed mid-write leaves the
+    old file or none, never a truncated one that a resumed run would reuse."""
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(handle)
+    try:
+        _write_atomically(path, Path(tmp), write)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def _read_metadata(output_dir: Path) -> dict[str, Any] | None:

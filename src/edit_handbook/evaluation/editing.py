@@ -46,9 +46,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,6 +56,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from edit_handbook.configs import EditingEvaluationArguments
+from edit_handbook.data.writer import write_file_atomically
 from edit_handbook.evaluation.judge_cache import CachedBackend
 from edit_handbook.evaluation.metrics import MetricModels, compute_edit_metrics
 from edit_handbook.evaluation.metrics.compute import check_metric_names
@@ -86,18 +85,6 @@ NOTE = (
 )
 # Items per judge / metric round: bounds the images held in memory, large enough to batch well.
 CHUNK_SIZE = 64
-
-
-def _atomic_save(image: Image.Image, path: Path) -> None:
-    """Write a PNG so that a run killed mid-write leaves no truncated file behind to be reused."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".png.tmp")
-    os.close(handle)
-    try:
-        image.save(temporary, format="PNG")
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def edit_input(image: Image.Image, resolution: int | None) -> Image.Image:
@@ -229,7 +216,7 @@ def make_edits(
                     generator=generators,
                 ).images
             for i, image in zip(batch, edited, strict=True):
-                _atomic_save(image, paths[i])
+                write_file_atomically(paths[i], lambda file, image=image: image.save(file, format="PNG"))
             bar.update(len(batch))
     return paths, len(pending)
 

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from edit_handbook.data.writer import write_file_atomically
 from edit_handbook.synth.backends import Backend, Reply, Request
 
 
@@ -94,10 +93,7 @@ class CachedBackend:
     def _write(self, key: str, reply: Reply) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump({"text": reply.text}, file)
-        os.replace(temporary, path)
+        write_file_atomically(path, lambda file: file.write(json.dumps({"text": reply.text}).encode("utf-8")))
 
     def generate(self, requests: Sequence[Request]) -> list[Reply]:
         keys = [request_key(self.identity, request, self.namespace) for request in requests]
