@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "generate": ("edit_handbook.data.commands:generate_main", "Write synthetic edit pairs (the embedded default)."),
     "push": (
-        "edit_handbook.push:main",
+        "edit_handbook.hub.push:main",
         "Publish a captioner, an editor, a dataset folder or the Space to the Hub, with complete cards.",
     ),
     "sft": (

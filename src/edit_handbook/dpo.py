@@ -20,8 +20,6 @@ from transformers import set_seed
 from transformers.trainer_utils import get_last_checkpoint
 from trl import DPOConfig, ModelConfig, TrlParser
 
-from edit_handbook import hub
-from edit_handbook.checkpoint_revisions import checkpoint_revision_callbacks
 from edit_handbook.configs import DPOScriptArguments, HAEMarginArguments, HAESamplerArguments, ReferencePassArguments
 from edit_handbook.distributed import leave_process_group
 from edit_handbook.editcaption.dpo_setup import (
@@ -32,7 +30,9 @@ from edit_handbook.editcaption.dpo_setup import (
 )
 from edit_handbook.editcaption.modeling import captioner_peft_config, load_captioner
 from edit_handbook.editcaption.prompts import PROMPT_VERSION
-from edit_handbook.run_info import collect_run_info
+from edit_handbook.hub.publish import publish_model
+from edit_handbook.hub.revisions import checkpoint_revision_callbacks
+from edit_handbook.hub.run_info import collect_run_info
 
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             validation=report.to_dict(),
             train_metrics=metrics,
         )
-        url = hub.publish_model(
+        url = publish_model(
             training_args.output_dir,
             info,
             kind="captioner",

@@ -30,7 +30,7 @@ from edit_handbook.evaluation.captioners import HTTP, CaptionerSpec, parse_capti
 from edit_handbook.evaluation.plots import slug
 from edit_handbook.evaluation.report import format_estimate, load_results, write_report
 from edit_handbook.evaluation.results import SuiteResult
-from edit_handbook.run_info import collect_run_info, write_run_info
+from edit_handbook.hub.run_info import collect_run_info, write_run_info
 from edit_handbook.synthesize import make_backend
 
 

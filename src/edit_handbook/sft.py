@@ -21,14 +21,14 @@ from transformers import set_seed
 from transformers.trainer_utils import get_last_checkpoint
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
 
-from edit_handbook import hub
-from edit_handbook.checkpoint_revisions import checkpoint_revision_callbacks
 from edit_handbook.configs import SFTScriptArguments
 from edit_handbook.distributed import leave_process_group
 from edit_handbook.editcaption.modeling import captioner_peft_config, load_captioner
 from edit_handbook.editcaption.prompts import PROMPT_VERSION
 from edit_handbook.editcaption.sft_data import checker_callback, load_sft_datasets
-from edit_handbook.run_info import collect_run_info
+from edit_handbook.hub.publish import publish_model
+from edit_handbook.hub.revisions import checkpoint_revision_callbacks
+from edit_handbook.hub.run_info import collect_run_info
 
 
 logger = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             validation=report.to_dict(),
             train_metrics=train_result.metrics,
         )
-        url = hub.publish_model(
+        url = publish_model(
             training_args.output_dir,
             info,
             kind="captioner",

@@ -26,8 +26,8 @@ from edit_handbook.configs import (
 )
 from edit_handbook.data.loading import load_edit_pairs
 from edit_handbook.distributed import leave_process_group
-from edit_handbook.hub import MODEL_FOLDER_IGNORE, push_folder
-from edit_handbook.run_info import collect_run_info
+from edit_handbook.hub.publish import MODEL_FOLDER_IGNORE, push_folder
+from edit_handbook.hub.run_info import collect_run_info
 from edit_handbook.superedit.trainer import SuperEditTrainer
 
 

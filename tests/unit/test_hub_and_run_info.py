@@ -8,8 +8,8 @@ import pytest
 import yaml
 from huggingface_hub.utils import filter_repo_objects
 
-from edit_handbook import hub
-from edit_handbook.run_info import collect_run_info, fingerprint, write_run_info
+from edit_handbook.hub import cards, publish
+from edit_handbook.hub.run_info import collect_run_info, fingerprint, write_run_info
 
 
 def _front_matter(card: str) -> dict:
@@ -33,7 +33,7 @@ def test_fingerprint_is_stable_and_sensitive():
 
 
 def test_model_card_has_front_matter_sections_and_run_info():
-    card = hub.model_card(
+    card = cards.model_card(
         model_name="edit-captioner-2b",
         kind="captioner",
         base_model="Qwen/Qwen3-VL-2B-Instruct",
@@ -61,11 +61,11 @@ def test_model_card_has_front_matter_sections_and_run_info():
 
 def test_model_card_rejects_unknown_kind():
     with pytest.raises(ValueError, match="kind must be one of"):
-        hub.model_card(model_name="x", kind="painter", base_model="a/b")
+        cards.model_card(model_name="x", kind="painter", base_model="a/b")
 
 
 def test_dataset_card_lists_schema_splits_counts_and_prompt_version():
-    card = hub.dataset_card(
+    card = cards.dataset_card(
         name="pairs",
         description="desc",
         columns={"source_image": "image", "instruction": "string"},
@@ -111,13 +111,13 @@ class FakeHubApi:
 
 
 def test_push_folder_creates_repo_branch_from_the_first_commit_and_uploads(tmp_path):
-    hub.write_card(tmp_path, "card")
+    cards.write_card(tmp_path, "card")
     (tmp_path / "model.safetensors").write_bytes(b"w")
     (tmp_path / "checkpoint-5").mkdir()
     (tmp_path / "checkpoint-5" / "optimizer.pt").write_bytes(b"o")
     api = FakeHubApi()
-    url = hub.push_folder(
-        tmp_path, "me/model", revision="step-100", private=True, ignore_patterns=hub.MODEL_FOLDER_IGNORE, api=api
+    url = publish.push_folder(
+        tmp_path, "me/model", revision="step-100", private=True, ignore_patterns=publish.MODEL_FOLDER_IGNORE, api=api
     )
     assert url == "https://hub/me/model/commit/1"
     assert [name for name, _, _ in api.calls] == ["create_repo", "list_repo_commits", "create_branch", "upload_folder"]
@@ -135,9 +135,9 @@ def test_push_folder_creates_repo_branch_from_the_first_commit_and_uploads(tmp_p
 
 
 def test_push_folder_without_revision_uploads_to_main_and_creates_a_space_with_its_sdk(tmp_path):
-    hub.write_card(tmp_path, "---\ntitle: demo\nsdk: gradio\n---\n# demo\n")
+    cards.write_card(tmp_path, "---\ntitle: demo\nsdk: gradio\n---\n# demo\n")
     api = FakeHubApi()
-    hub.push_folder(tmp_path, "me/space", repo_type="space", api=api)
+    publish.push_folder(tmp_path, "me/space", repo_type="space", api=api)
     assert [name for name, _, _ in api.calls] == ["create_repo", "upload_folder"]
     assert api.call("create_repo")["space_sdk"] == "gradio"
     assert api.call("upload_folder")["revision"] is None
@@ -145,23 +145,23 @@ def test_push_folder_without_revision_uploads_to_main_and_creates_a_space_with_i
 
 def test_push_folder_refuses_a_folder_without_card(tmp_path):
     with pytest.raises(FileNotFoundError, match="no README.md card"):
-        hub.push_folder(tmp_path, "me/model", api=FakeHubApi())
+        publish.push_folder(tmp_path, "me/model", api=FakeHubApi())
 
 
 def test_publish_model_writes_run_info_and_card_and_refuses_a_push_without_repo(tmp_path):
     info = {"git_sha": "cafe"}
-    assert hub.publish_model(tmp_path, info, kind="captioner", base_model="a/b", datasets=["synthetic"]) is None
+    assert publish.publish_model(tmp_path, info, kind="captioner", base_model="a/b", datasets=["synthetic"]) is None
     assert json.loads((tmp_path / "run_info.json").read_text()) == info
     card = (tmp_path / "README.md").read_text()
     assert f"# {tmp_path.name}" in card and "cafe" in card and _front_matter(card)["base_model"] == "a/b"
     with pytest.raises(ValueError, match="push_to_hub needs hub_model_id"):
-        hub.publish_model(tmp_path, info, kind="captioner", base_model="a/b", datasets=[], push=True)
+        publish.publish_model(tmp_path, info, kind="captioner", base_model="a/b", datasets=[], push=True)
 
 
 def test_read_card_parses_what_model_card_writes(tmp_path):
-    hub.write_card(
+    cards.write_card(
         tmp_path,
-        hub.model_card(
+        cards.model_card(
             model_name="me/cap",
             kind="captioner",
             base_model="Qwen/Qwen3-VL-2B-Instruct",
@@ -173,14 +173,14 @@ def test_read_card_parses_what_model_card_writes(tmp_path):
             repo_id="me/cap",
         ),
     )
-    card = hub.read_card(tmp_path)
+    card = cards.read_card(tmp_path)
     assert card.meta["base_model"] == "Qwen/Qwen3-VL-2B-Instruct" and card.title == "me/cap"
     assert card.sections["Evaluation"] == "| metric | value |\n|---|---|\n| score | 4.5 |"
     assert card.sections["Examples"] == "![examples](examples.png)\n\nEach tile: a pair."
     assert "`recipes/editcaption/qwen3-vl-2b/sft/config_full.yaml`" in card.sections["Recipe"]
     assert 'from_pretrained("me/cap"' in card.sections["How to use"] and "describe_edit" in card.sections["How to use"]
     assert "2505.02370" in card.sections["Citation"] and "2604.08213" in card.sections["Citation"]
-    assert hub.read_card(tmp_path / "missing") is None
+    assert cards.read_card(tmp_path / "missing") is None
 
 
 @pytest.mark.parametrize(
@@ -214,13 +214,13 @@ def test_read_card_parses_what_model_card_writes(tmp_path):
 )
 def test_card_inputs_read_every_training_scripts_run_info(config, expected_base, expected_data):
     info = {"config": config, "command": "src/edit_handbook/sft.py --config recipes/a/b.yaml --learning_rate 1e-5"}
-    inputs = hub.card_inputs(info)
+    inputs = cards.card_inputs(info)
     assert inputs == {"base_model": expected_base, "datasets": expected_data, "recipe_file": "recipes/a/b.yaml"}
-    assert hub.card_inputs({}) == {"base_model": None, "datasets": [], "recipe_file": None}
+    assert cards.card_inputs({}) == {"base_model": None, "datasets": [], "recipe_file": None}
 
 
 def test_is_hub_id_accepts_owner_name_only(tmp_path):
-    assert hub.is_hub_id("Qwen/Qwen3-VL-2B-Instruct")
-    assert not hub.is_hub_id("tiny-qwen3-vl-synthetic") and not hub.is_hub_id(None)
+    assert cards.is_hub_id("Qwen/Qwen3-VL-2B-Instruct")
+    assert not cards.is_hub_id("tiny-qwen3-vl-synthetic") and not cards.is_hub_id(None)
     (tmp_path / "outputs" / "sft").mkdir(parents=True)
-    assert not hub.is_hub_id(str(tmp_path / "outputs" / "sft"))
+    assert not cards.is_hub_id(str(tmp_path / "outputs" / "sft"))

@@ -7,8 +7,8 @@ import torch
 from test_hub_and_run_info import FakeHubApi
 from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
 
-from edit_handbook import hub
-from edit_handbook.checkpoint_revisions import (
+from edit_handbook.hub import cards
+from edit_handbook.hub.revisions import (
     CheckpointRevisionCallback,
     checkpoint_branch,
     checkpoint_revision_callbacks,
@@ -55,7 +55,7 @@ def test_every_trainer_save_is_pushed_to_its_branch(tmp_path):
     for files in api.uploads:
         assert {"README.md", "config.json", "model.safetensors", "trainer_state.json"} <= set(files)
         assert not any(name.endswith((".pt", ".pth")) for name in files)  # optimizer, scheduler, RNG stay local
-    card = hub.read_card(tmp_path / "checkpoint-4")
+    card = cards.read_card(tmp_path / "checkpoint-4")
     assert card.title == "me/captioner (step 4)" and card.meta["base_model"] == "Qwen/Qwen3-VL-2B-Instruct"
     assert "main-step-000000004" in card.sections["Run info"]
 

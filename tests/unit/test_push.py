@@ -13,17 +13,18 @@ import yaml
 from PIL import Image
 from test_hub_and_run_info import FakeHubApi
 
-from edit_handbook import cli, hub, push, release
+from edit_handbook import cli
 from edit_handbook.data import schema
 from edit_handbook.data.preview import example_grid
 from edit_handbook.data.synthetic import generate_dataset
 from edit_handbook.editcaption.inference import describe_edit
+from edit_handbook.hub import cards, publish, push, release
+from edit_handbook.hub.space_bundle import bundle_space, space_requirements
 from edit_handbook.models import load_vlm
-from edit_handbook.space_bundle import bundle_space, space_requirements
 
 
 def _meta(folder: Path) -> dict:
-    return hub.read_card(folder).meta
+    return cards.read_card(folder).meta
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def _captioner_folder(tmp_path: Path, model_path: Path) -> Path:
             "training": {"learning_rate": 1e-5},
         },
     }
-    hub.publish_model(folder, info, kind="captioner", base_model="Qwen/Qwen3-VL-2B-Instruct", datasets=["x"])
+    publish.publish_model(folder, info, kind="captioner", base_model="Qwen/Qwen3-VL-2B-Instruct", datasets=["x"])
     (folder / "checkpoint-5").mkdir()
     (folder / "checkpoint-5" / "optimizer.pt").write_bytes(b"state")
     return folder
@@ -69,7 +70,7 @@ def test_push_captioner_writes_a_complete_card_and_uploads_the_model_only(
     argv += ["--eval-report", str(_report(tmp_path)), "--num-examples", "2", "--device", "cpu"]
     assert push.main(argv, api=api) == 0
 
-    card = hub.read_card(folder)
+    card = cards.read_card(folder)
     assert card.meta["base_model"] == "Qwen/Qwen3-VL-2B-Instruct"
     assert card.meta["datasets"] == ["limingcv/SuperEdit-40K"] and card.meta["pipeline_tag"] == "image-text-to-text"
     assert card.title == "me/edit-captioner"
@@ -106,9 +107,9 @@ def test_push_model_keeps_the_existing_evaluation_and_grid_and_uses_card_section
     Image.new("RGB", (8, 8)).save(folder / "validation.png")
     info = {"config": {"SuperEditModelArguments": {"pretrained_model_name_or_path": "timbrooks/instruct-pix2pix"}}}
     (folder / "run_info.json").write_text(json.dumps(info))
-    hub.write_card(
+    cards.write_card(
         folder,
-        hub.model_card(
+        cards.model_card(
             model_name="editor",
             kind="editor",
             base_model="timbrooks/instruct-pix2pix",
@@ -118,7 +119,7 @@ def test_push_model_keeps_the_existing_evaluation_and_grid_and_uses_card_section
     )
     argv = ["editor", str(folder), "--repo-id", "me/editor", "--num-examples", "0", "--dry-run"]
     assert push.main(argv, api=None) == 0  # a dry run never builds an HfApi
-    card = hub.read_card(folder)
+    card = cards.read_card(folder)
     assert (
         card.sections["Evaluation"] == "held-out gap 0.01"
         and card.sections["Examples"] == "![examples](validation.png)"
@@ -133,7 +134,7 @@ def test_push_model_keeps_the_existing_evaluation_and_grid_and_uses_card_section
     monkeypatch.setitem(sys.modules, "edit_handbook.evaluation.report", report_module)
     argv += ["--eval-report", str(tmp_path / "editor-eval")]
     assert push.main(argv) == 0
-    assert hub.read_card(folder).sections["Evaluation"] == "Real-Edit table from editor-eval"
+    assert cards.read_card(folder).sections["Evaluation"] == "Real-Edit table from editor-eval"
 
 
 def test_push_model_refuses_a_base_model_that_is_not_a_hub_id(tmp_path):
@@ -155,7 +156,7 @@ def test_push_editor_renders_its_edits_into_the_grid(tmp_path, tiny_ip2p_path):
     generate_dataset(2, image_size=32).save_to_disk(str(pairs))  # small images: a fast CPU edit
     argv = ["editor", str(folder), "--repo-id", "me/editor", "--examples", str(pairs), "--inference-steps", "2"]
     assert push.main([*argv, "--device", "cpu", "--dry-run"]) == 0
-    card = hub.read_card(folder)
+    card = cards.read_card(folder)
     assert "this model's edit" in card.sections["Examples"] and "2 steps" in card.sections["Examples"]
     assert (folder / "examples.png").is_file() and card.meta["base_model"] == "timbrooks/instruct-pix2pix"
 
@@ -178,9 +179,9 @@ def _synthesis_folder(tmp_path: Path) -> Path:
         },
     }
     (folder / "run_info.json").write_text(json.dumps(info))
-    hub.write_card(
+    cards.write_card(
         folder,
-        hub.dataset_card(
+        cards.dataset_card(
             name="edit-handbook synthesis: rectify",
             description="Edit pairs processed by the rectify task.",
             columns={},
@@ -213,7 +214,7 @@ def test_push_dataset_uploads_parquet_splits_with_a_complete_card(tmp_path):
     train = datasets.Dataset.from_parquet(str(staging / "data" / "train-00000-of-00001.parquet"))
     assert len(train) == 4 and train[0][schema.SOURCE_IMAGE].size == (32, 32)  # image bytes embedded, decodable
 
-    card = hub.read_card(staging)
+    card = cards.read_card(staging)
     assert (folder / "README.md").read_text() == (staging / "README.md").read_text()
     assert (
         card.title == "edit-handbook synthesis: rectify" and card.intro == "Edit pairs processed by the rectify task."
@@ -277,7 +278,7 @@ def test_push_space_bundles_the_package_and_published_requirements(tmp_path):
         "README.md",
         "requirements.txt",
         "run_info.json",
-        "edit_handbook/hub.py",
+        "edit_handbook/hub/cards.py",
         "edit_handbook/cli.py",
     } <= set(files)
     assert not any("__pycache__" in name for name in files)
@@ -320,6 +321,6 @@ def test_the_projects_space_bundles(tmp_path):
 
 
 def test_push_is_a_cli_command_and_needs_a_folder_for_models(capsys):
-    assert cli.COMMANDS["push"][0] == "edit_handbook.push:main"
+    assert cli.COMMANDS["push"][0] == "edit_handbook.hub.push:main"
     with pytest.raises(SystemExit, match="give the folder"):
         push.main(["captioner", "--repo-id", "me/x"])

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from trl import TrlParser
 
-from .. import hub
 from ..configs import DataArguments, SyntheticDataArguments
 from ..demo import DemoContext, demo_stage
-from ..run_info import collect_run_info, write_run_info
+from ..hub.cards import dataset_card, write_card
+from ..hub.publish import push_folder
+from ..hub.run_info import collect_run_info, write_run_info
 from . import schema
 from .loading import load_edit_pairs
 from .preview import example_grid
@@ -44,9 +45,9 @@ def generate(args: SyntheticDataArguments) -> Path:
     info = collect_run_info(args, data_fingerprint=dataset._fingerprint, validation=report.to_dict())
     write_run_info(folder, info)
     (folder / "validation_report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-    hub.write_card(
+    write_card(
         folder,
-        hub.dataset_card(
+        dataset_card(
             name="edit-handbook synthetic edit pairs",
             description="Procedural (source, target, instruction) pairs with exact ground truth from "
             "`edit_handbook.data.synthetic`: every instruction can be checked without a judge.",
@@ -61,7 +62,7 @@ def generate(args: SyntheticDataArguments) -> Path:
     if args.push_to_hub:
         if not args.hub_dataset_id:
             raise ValueError("push_to_hub needs hub_dataset_id (e.g. --hub_dataset_id you/edit-pairs)")
-        hub.push_folder(folder, args.hub_dataset_id, repo_type="dataset")
+        push_folder(folder, args.hub_dataset_id, repo_type="dataset")
     return folder
 
 

@@ -25,7 +25,7 @@ from transformers import CLIPTextModel, PreTrainedTokenizerBase
 
 from ..data import schema
 from ..data.writer import ShardedWriter, load_shards
-from ..run_info import fingerprint
+from ..hub.run_info import fingerprint
 from .data import image_to_tensor
 
 

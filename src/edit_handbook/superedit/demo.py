@@ -15,7 +15,7 @@ from ..configs import (
 from ..data import schema
 from ..data.synthetic import generate_dataset
 from ..demo import DemoContext, demo_stage
-from ..run_info import collect_run_info
+from ..hub.run_info import collect_run_info
 from .model import TINY_MODEL_ID
 from .trainer import SuperEditTrainer
 

@@ -32,9 +32,9 @@ from ..configs import (
     SuperEditTrainingArguments,
 )
 from ..data import schema
-from ..hub import model_card, write_card
+from ..hub.cards import model_card, write_card
+from ..hub.run_info import fingerprint, write_run_info
 from ..models import cache_root
-from ..run_info import fingerprint, write_run_info
 from .caches import build_latent_cache, build_text_cache, module_fingerprint
 from .data import SuperEditDataset, training_rows
 from .encoders import FrozenEncoders

@@ -20,9 +20,9 @@ import datasets
 from accelerate import PartialState
 from tqdm.auto import tqdm
 
-from edit_handbook import hub
 from edit_handbook.data import schema
 from edit_handbook.data.writer import ShardedWriter, load_shards
+from edit_handbook.hub.cards import dataset_card, write_card
 from edit_handbook.synth.backends import Backend
 from edit_handbook.synth.prompts import prompt_version
 from edit_handbook.synth.tasks import OK, REASON, STATUS, STATUS_COLUMNS, Task, fingerprint_settings
@@ -143,9 +143,9 @@ def save_result(
     summary = task.summary(rows)
     result.save_to_disk(str(folder / DATASET))
     described = backend.describe()
-    hub.write_card(
+    write_card(
         folder,
-        hub.dataset_card(
+        dataset_card(
             name=f"edit-handbook synthesis: {task.name}",
             description=(
                 f"Edit pairs processed by the `{task.name}` task of edit-handbook's synthesis engine. `train` holds "

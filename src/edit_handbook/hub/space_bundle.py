@@ -23,7 +23,7 @@ from .run_info import collect_run_info, write_run_info
 
 
 DISTRIBUTION = "edit-handbook"
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # src/edit_handbook
 SPACE_EXTRAS = ("space",)
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".gradio", "flagged", ".ipynb_checkpoints")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from . import hub
+from .publish import MODEL_FOLDER_IGNORE, push_folder
 from .release import DATASET_STAGING, ReleaseOptions, complete_model_card, prepare_dataset
 from .space_bundle import bundle_space
 
@@ -88,7 +88,7 @@ def prepare(args: argparse.Namespace) -> tuple[Path, str, tuple[str, ...] | None
     if args.kind == "dataset":
         return prepare_dataset(options, folder), "dataset", None
     complete_model_card(options, folder)
-    return folder, "model", hub.MODEL_FOLDER_IGNORE
+    return folder, "model", MODEL_FOLDER_IGNORE
 
 
 def main(argv: list[str] | None = None, api=None) -> int:
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None, api=None) -> int:
     if args.dry_run:
         print(f"dry run: {folder} is ready for {repo_type} repo {args.repo_id} (card: {folder / 'README.md'})")
         return 0
-    url = hub.push_folder(
+    url = push_folder(
         folder,
         args.repo_id,
         repo_type=repo_type,

@@ -1,4 +1,4 @@
-"""Model and dataset cards, and pushing folders to the Hub.
+"""Model and dataset cards.
 
 Cards are plain Markdown with YAML front matter (built with `huggingface_hub`'s card data, so
 the Hub indexes base model, datasets and licence). Every card embeds its artifact's `run_info`.
@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from huggingface_hub import DatasetCardData, HfApi, ModelCardData
+from huggingface_hub import DatasetCardData, ModelCardData
 
-from .data.presets import get_preset
-from .run_info import write_run_info
+from ..data.presets import get_preset
 
 
 CITATIONS = """\
@@ -264,92 +263,3 @@ def card_inputs(run_info: dict[str, Any]) -> dict[str, Any]:
         "datasets": [dataset] if dataset else [],
         "recipe_file": recipe.group(1) if recipe else None,
     }
-
-
-# What a training output folder holds that is not the model: Trainer / accelerate checkpoints (optimizer
-# states), DPO's reference pass and merged SFT start, logs, caches, DeepSpeed shards.
-MODEL_FOLDER_IGNORE = (
-    "checkpoint-*/**",
-    "reference/**",
-    "sft-merged/**",
-    "logs/**",
-    "runs/**",
-    "global_step*/**",
-    "*.pt",
-    "*.pth",
-    "**/__pycache__/**",
-)
-
-
-def _space_sdk(folder: Path) -> str:
-    card = read_card(folder)
-    return str(card.meta.get("sdk", "gradio")) if card else "gradio"
-
-
-def push_folder(
-    folder: str | Path,
-    repo_id: str,
-    *,
-    repo_type: str = "model",
-    revision: str | None = None,
-    private: bool | None = None,
-    commit_message: str | None = None,
-    ignore_patterns: list[str] | tuple[str, ...] | None = None,
-    api: HfApi | None = None,
-) -> str:
-    """Upload a folder (card included) to a Hub repo, optionally to a revision branch; returns the commit URL.
-
-    A new revision branch starts from the repo's first commit (as open-r1's revision pushes do), so it holds the
-    folder's files and nothing of `main`. A Space repo is created with the SDK its card's front matter names.
-    """
-    folder = Path(folder)
-    if not (folder / "README.md").exists():
-        raise FileNotFoundError(f"{folder} has no README.md card: write one with `write_card` before pushing")
-    api = api or HfApi()
-    extra = {"space_sdk": _space_sdk(folder)} if repo_type == "space" else {}
-    api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, **extra)
-    if revision:
-        initial = api.list_repo_commits(repo_id, repo_type=repo_type)[-1].commit_id
-        api.create_branch(repo_id, branch=revision, revision=initial, repo_type=repo_type, exist_ok=True)
-    commit = api.upload_folder(
-        repo_id=repo_id,
-        folder_path=str(folder),
-        repo_type=repo_type,
-        revision=revision,
-        commit_message=commit_message or f"Upload {folder.name} with edit-handbook",
-        ignore_patterns=list(ignore_patterns) if ignore_patterns else None,
-    )
-    return commit.commit_url
-
-
-def publish_model(
-    output_dir: str | Path,
-    run_info: dict[str, Any],
-    *,
-    kind: str,
-    base_model: str,
-    datasets: list[str],
-    recipe_config: dict[str, Any] | None = None,
-    hub_model_id: str | None = None,
-    push: bool = False,
-    revision: str | None = None,
-) -> str | None:
-    """The end of every training script: `run_info.json` and the model card next to the weights, then the
-    push when asked (checkpoints and other training leftovers stay local). Returns the commit URL, or None."""
-    write_run_info(output_dir, run_info)
-    card = model_card(
-        model_name=hub_model_id or Path(output_dir).resolve().name,
-        kind=kind,
-        base_model=base_model,
-        datasets=datasets,
-        recipe_config=recipe_config,
-        run_info=run_info,
-        recipe_file=card_inputs(run_info)["recipe_file"],
-        repo_id=hub_model_id,
-    )
-    write_card(output_dir, card)
-    if not push:
-        return None
-    if not hub_model_id:
-        raise ValueError("push_to_hub needs hub_model_id (e.g. --hub_model_id your-name/edit-captioner)")
-    return push_folder(output_dir, hub_model_id, revision=revision, ignore_patterns=MODEL_FOLDER_IGNORE)

@@ -1,7 +1,7 @@
 """Make a training output or dataset folder ready for the Hub: complete cards, example grids, Parquet splits.
 
 `edit-handbook push` calls `complete_model_card` (captioner, editor) or `prepare_dataset`; the cards themselves
-are `hub.model_card` / `hub.dataset_card`, filled from the folder's `run_info.json`, its existing card (kept
+are `cards.model_card` / `cards.dataset_card`, filled from the folder's `run_info.json`, its existing card (kept
 sections: evaluation, description, provenance) and what the options add.
 """
 
@@ -18,9 +18,9 @@ from typing import Any
 import datasets
 import torch
 
-from . import hub
-from .data import schema
-from .data.preview import example_grid
+from ..data import schema
+from ..data.preview import example_grid
+from . import cards
 
 
 GRID_FILE = "examples.png"
@@ -54,7 +54,7 @@ def evaluation_markdown(report_dir: str | Path) -> str:
     """The card's Evaluation section from a saved report: `evaluation.report.card_section` when the evaluation
     suite provides it, else the report's `report.md`."""
     try:
-        from .evaluation.report import card_section
+        from ..evaluation.report import card_section
     except ImportError:
         card_section = None
     if card_section is not None:
@@ -68,10 +68,10 @@ def evaluation_markdown(report_dir: str | Path) -> str:
 def example_pairs(source: str, count: int) -> list[dict]:
     """`count` pairs with PIL images: synthetic ones (seeded, licence-free) or the first rows of a dataset."""
     if source == "synthetic":
-        from .data.synthetic import generate_pairs
+        from ..data.synthetic import generate_pairs
 
         return list(generate_pairs(count, seed=0, image_size=256))
-    from .data.loading import load_edit_pairs
+    from ..data.loading import load_edit_pairs
 
     dataset, _ = load_edit_pairs(source, validation="off")
     return [dataset[index] for index in range(min(count, len(dataset)))]
@@ -79,8 +79,8 @@ def example_pairs(source: str, count: int) -> list[dict]:
 
 def captioner_grid(folder: Path, pairs: list[dict], device: str) -> str:
     """The pairs with the instruction this captioner writes for each, as `examples.png`; returns the note."""
-    from .editcaption.inference import describe_edit
-    from .models import load_vlm
+    from ..editcaption.inference import describe_edit
+    from ..models import load_vlm
 
     model, processor = load_vlm(folder)
     model.to(device)
@@ -93,7 +93,7 @@ def captioner_grid(folder: Path, pairs: list[dict], device: str) -> str:
 
 def editor_grid(folder: Path, pairs: list[dict], options: ReleaseOptions) -> str:
     """Each pair's source with this editor's edit for the pair's instruction, as `examples.png`; returns the note."""
-    from .models import load_instruct_pix2pix
+    from ..models import load_instruct_pix2pix
 
     pipeline = load_instruct_pix2pix(folder).to(options.device)
     pipeline.set_progress_bar_config(disable=True)
@@ -124,7 +124,7 @@ def _read_run_info(folder: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _existing_grid(card: hub.CardText | None, folder: Path) -> tuple[str | None, str | None]:
+def _existing_grid(card: cards.CardText | None, folder: Path) -> tuple[str | None, str | None]:
     """(image, note) of the card's Examples section when its image is in the folder."""
     section = card.sections.get("Examples", "") if card else ""
     match = re.match(r"!\[[^\]]*\]\(([^)]+)\)\s*(.*)", section, flags=re.DOTALL)
@@ -136,14 +136,14 @@ def _existing_grid(card: hub.CardText | None, folder: Path) -> tuple[str | None,
 def complete_model_card(options: ReleaseOptions, folder: Path) -> str:
     """Rewrite `<folder>/README.md` complete; returns the card."""
     run_info = _read_run_info(folder)
-    inputs = hub.card_inputs(run_info)
+    inputs = cards.card_inputs(run_info)
     base_model = options.base_model or inputs["base_model"]
-    if not hub.is_hub_id(base_model):
+    if not cards.is_hub_id(base_model):
         raise ValueError(
             f"the base model of {folder} is {base_model!r} (from run_info.json), not a Hub id: "
             "pass --base-model <owner/name>, e.g. --base-model Qwen/Qwen3-VL-8B-Instruct"
         )
-    existing = hub.read_card(folder)
+    existing = cards.read_card(folder)
     metrics = evaluation_markdown(options.eval_report) if options.eval_report else None
     if metrics is None and existing:
         metrics = existing.sections.get("Evaluation")
@@ -157,7 +157,7 @@ def complete_model_card(options: ReleaseOptions, folder: Path) -> str:
         grid = GRID_FILE
     else:
         grid, note = _existing_grid(existing, folder)
-    card = hub.model_card(
+    card = cards.model_card(
         model_name=options.repo_id,
         kind=options.kind,
         base_model=base_model,
@@ -171,7 +171,7 @@ def complete_model_card(options: ReleaseOptions, folder: Path) -> str:
         recipe_file=inputs["recipe_file"],
         repo_id=options.repo_id,
     )
-    hub.write_card(folder, card)
+    cards.write_card(folder, card)
     return card
 
 
@@ -225,7 +225,7 @@ def dataset_counts(dataset: datasets.DatasetDict) -> dict[str, int]:
     return counts
 
 
-def provenance(existing: hub.CardText | None, run_info: dict[str, Any]) -> str:
+def provenance(existing: cards.CardText | None, run_info: dict[str, Any]) -> str:
     """The card's provenance: what the writing script said, then source data, task, backend and code version."""
     config = run_info.get("config") or {}
     data, synthesis, backend = (config.get(key) or {} for key in ("data", "synthesis", "backend"))
@@ -246,7 +246,7 @@ def provenance(existing: hub.CardText | None, run_info: dict[str, Any]) -> str:
     return "\n".join(lines) or "(not recorded)"
 
 
-def _prompt_version(dataset: datasets.DatasetDict, existing: hub.CardText | None, run_info: dict) -> str | None:
+def _prompt_version(dataset: datasets.DatasetDict, existing: cards.CardText | None, run_info: dict) -> str | None:
     versions = sorted(
         {v for part in dataset.values() if "prompt_version" in part.column_names for v in part["prompt_version"]}
     )
@@ -262,7 +262,7 @@ def prepare_dataset(options: ReleaseOptions, folder: Path) -> Path:
     """Write the upload folder (Parquet splits, grid, run_info, card) and the same card into `folder`."""
     dataset = load_dataset_folder(folder)
     run_info = _read_run_info(folder)
-    existing = hub.read_card(folder)
+    existing = cards.read_card(folder)
     staging = Path(options.staging_dir) if options.staging_dir else folder / DATASET_STAGING
     if staging.exists():
         shutil.rmtree(staging)
@@ -277,7 +277,7 @@ def prepare_dataset(options: ReleaseOptions, folder: Path) -> Path:
         shutil.copyfile(folder / GRID_FILE, staging / GRID_FILE)
         grid = GRID_FILE
     features = first.features if first is not None else next(iter(dataset.values())).features
-    card = hub.dataset_card(
+    card = cards.dataset_card(
         name=(existing.title if existing and existing.title else options.repo_id),
         description=(existing.intro if existing and existing.intro else "Edit pairs published with edit-handbook."),
         columns={name: schema.describe_feature(feature) for name, feature in features.items()},
@@ -289,8 +289,8 @@ def prepare_dataset(options: ReleaseOptions, folder: Path) -> Path:
         run_info=run_info or None,
         license=options.license,
     )
-    hub.write_card(folder, card)
-    hub.write_card(staging, card)
+    cards.write_card(folder, card)
+    cards.write_card(staging, card)
     if run_info:
         shutil.copyfile(folder / "run_info.json", staging / "run_info.json")
     return staging

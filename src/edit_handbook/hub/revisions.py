@@ -17,7 +17,8 @@ from huggingface_hub import HfApi
 from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from .hub import MODEL_FOLDER_IGNORE, model_card, push_folder, write_card
+from .cards import model_card, write_card
+from .publish import MODEL_FOLDER_IGNORE, push_folder
 
 
 logger = logging.getLogger(__name__)
