@@ -7,6 +7,7 @@ from tests.synth_servers import ScriptedBackend, request_text
 
 from edit_handbook.data import schema
 from edit_handbook.data.synthetic import make_pair
+from edit_handbook.data.synthetic.vocabulary import OPPOSITE
 from edit_handbook.models import load_clip_tokenizer
 from edit_handbook.synth.backends import Reply
 from edit_handbook.synth.prompts import prompt_version
@@ -104,10 +105,9 @@ def test_negative_validity_uses_the_exact_checker(pairs):
         assert all(negative_is_valid(text, row["edit_spec"]) for text in row[schema.NEGATIVES])
         assert not negative_is_valid(row[schema.INSTRUCTION], row["edit_spec"])  # the positive is not a negative
     spec = json.loads(pairs[0]["edit_spec"])  # a move: changing colour and direction contradicts on two aspects
-    wrong_twice = pairs[0][schema.INSTRUCTION].replace(spec["object"]["colour"], "purple")
-    wrong_twice = wrong_twice.replace(
-        spec["direction"], {"left": "right", "right": "left"}.get(spec["direction"], "up")
-    )
+    other_colour = "purple" if spec["object"]["colour"] != "purple" else "red"
+    wrong_twice = pairs[0][schema.INSTRUCTION].replace(spec["object"]["colour"], other_colour)
+    wrong_twice = wrong_twice.replace(spec["direction"], OPPOSITE[spec["direction"]])
     assert not negative_is_valid(wrong_twice, pairs[0]["edit_spec"])
 
 

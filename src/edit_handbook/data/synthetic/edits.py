@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from .scene import Camera, Scene, Shape, random_object, random_scene
+from .scene import Camera, PlacementError, Scene, Shape, free_position, is_clear, random_object, random_scene
 from .vocabulary import COLOURS, HEADINGS, PATTERNS
 
 
@@ -38,12 +38,16 @@ def _ref(obj: Shape) -> dict:
 
 
 def _move(rng: random.Random, scene: Scene) -> Edit:
+    """Move one object 0.3 along an axis, to a spot inside the frame and clear of the others (stays visible)."""
     obj = rng.choice(scene.objects)
+    others = tuple(o for o in scene.objects if o is not obj)
     options = []
     for direction, (dx, dy) in STEP.items():
         x, y = obj.x + 0.3 * dx, obj.y + 0.3 * dy
-        if 0.12 <= x <= 0.88 and 0.12 <= y <= 0.88:
+        if 0.12 <= x <= 0.88 and 0.12 <= y <= 0.88 and is_clear(x, y, others):
             options.append((direction, x, y))
+    if not options:
+        raise PlacementError(f"no free spot to move the {obj.name} to")
     direction, x, y = rng.choice(options)
     return scene, scene.replace_object(obj, replace(obj, x=x, y=y)), {"object": _ref(obj), "direction": direction}
 
@@ -117,8 +121,11 @@ def _pattern(rng: random.Random, scene: Scene) -> Edit:
 def _count(rng: random.Random, scene: Scene) -> Edit:
     obj = scene.objects[0]
     count = rng.choice((2, 3))
-    copies = [replace(obj, x=rng.uniform(0.15, 0.85), y=rng.uniform(0.15, 0.85)) for _ in range(count - 1)]
-    return scene, replace(scene, objects=scene.objects + tuple(copies)), {"object": _ref(obj), "count": count}
+    objects = scene.objects
+    for _ in range(count - 1):  # copies clear of everything, so the visible count is the label
+        x, y = free_position(rng, objects, (0.15, 0.85), (0.15, 0.85))
+        objects += (replace(obj, x=x, y=y),)
+    return scene, replace(scene, objects=objects), {"object": _ref(obj), "count": count}
 
 
 def _add(rng: random.Random, scene: Scene) -> Edit:
@@ -150,10 +157,23 @@ _EDITS = {
 }
 
 
+_MAX_SCENE_TRIES = 100
+
+
 def sample_edit(rng: random.Random, edit_type: str) -> Edit:
-    """A random scene and one edit of `edit_type`: (source scene, target scene, edit spec)."""
+    """A random scene and one edit of `edit_type`: (source scene, target scene, edit spec).
+
+    No two shapes ever overlap, before or after the edit, so every object is fully visible (unless a camera
+    edit moves it out of frame) and the visible count equals the label; a scene with no room for the edit
+    is drawn again from the same random stream, which keeps rows reproducible.
+    """
     if edit_type not in _EDITS:
         raise ValueError(f"unknown edit type {edit_type!r}; choose from {', '.join(EDIT_TYPES)}")
-    scene = random_scene(rng, 3 if edit_type == "remove" else rng.choice((2, 3)))
-    source, target, spec = _EDITS[edit_type](rng, scene)
-    return source, target, {"type": edit_type, **spec}
+    for _ in range(_MAX_SCENE_TRIES):
+        try:
+            scene = random_scene(rng, 3 if edit_type == "remove" else rng.choice((2, 3)))
+            source, target, spec = _EDITS[edit_type](rng, scene)
+        except PlacementError:
+            continue
+        return source, target, {"type": edit_type, **spec}
+    raise PlacementError(f"no {edit_type} edit fitted in {_MAX_SCENE_TRIES} scenes")

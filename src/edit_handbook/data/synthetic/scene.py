@@ -18,8 +18,14 @@ from .vocabulary import COLOURS, HEADINGS, PATTERNS, SHAPES
 
 BACKGROUND = (238, 236, 230)
 RADIUS = {"small": 0.07, "large": 0.12}
-MIN_SPACING = 0.26  # centre distance that keeps two large shapes from overlapping
-MAX_PLACEMENT_TRIES = 20
+# Centre distance that keeps any two shapes apart with a visible gap: a large square reaches 0.8 * sqrt(2)
+# radii (0.136) at its corners, so two large squares corner to corner need 0.272; 0.32 leaves 3 px at 64 px.
+MIN_SPACING = 0.32
+MAX_PLACEMENT_TRIES = 200
+
+
+class PlacementError(RuntimeError):
+    """No free spot for an object: the caller draws a new scene (labels must match what is drawn)."""
 
 
 @dataclass(frozen=True)
@@ -59,14 +65,27 @@ class Scene:
         return replace(self, objects=objects)
 
 
+def is_clear(x: float, y: float, others: tuple[Shape, ...]) -> bool:
+    """Would a shape centred at (x, y) keep a visible gap to every shape in `others`?"""
+    return all(math.hypot(x - o.x, y - o.y) >= MIN_SPACING for o in others)
+
+
+def free_position(
+    rng: random.Random, others: tuple[Shape, ...], x_range=(0.2, 0.8), y_range=(0.2, 0.8)
+) -> tuple[float, float]:
+    """A random centre clear of `others`; raises `PlacementError` when none is found (never overlaps)."""
+    for _ in range(MAX_PLACEMENT_TRIES):
+        x, y = rng.uniform(*x_range), rng.uniform(*y_range)
+        if is_clear(x, y, others):
+            return x, y
+    raise PlacementError(f"no free position among {len(others)} objects in x {x_range}, y {y_range}")
+
+
 def random_object(rng: random.Random, others: tuple[Shape, ...] = (), *, x_range=(0.2, 0.8)) -> Shape:
-    """A new object whose (colour, shape) is not in `others`, placed clear of them where possible."""
+    """A new object whose (colour, shape) is not in `others`, clear of them (or `PlacementError`)."""
     taken = {(o.colour, o.shape) for o in others}
     colour, shape = rng.choice([(c, s) for c in COLOURS for s in SHAPES if (c, s) not in taken])
-    for _ in range(MAX_PLACEMENT_TRIES):
-        x, y = rng.uniform(*x_range), rng.uniform(0.2, 0.8)
-        if all(math.hypot(x - o.x, y - o.y) >= MIN_SPACING for o in others):
-            break
+    x, y = free_position(rng, others, x_range)
     size, pattern, heading = rng.choice(("small", "large")), rng.choice(PATTERNS), rng.choice(HEADINGS)
     return Shape(shape=shape, colour=colour, size=size, pattern=pattern, x=x, y=y, heading=heading)
 
