@@ -383,8 +383,9 @@ class CaptionerScriptArguments(DataArguments, CheckpointRevisionArguments):
     dataset_eval_fraction: float = field(
         default=0.0,
         metadata={
-            "help": "Hold out this fraction of the training rows for evaluation (seeded by dataset_seed). 0: evaluate "
-            "on dataset_test_split when eval_strategy is not 'no'."
+            "help": "Hold out this fraction of the training rows for evaluation (seeded by dataset_seed; DPO holds "
+            "out source pairs with all their rejected answers). 0: evaluate on dataset_test_split when eval_strategy "
+            "is not 'no'."
         },
     )
     min_pixels: int | None = field(
@@ -504,6 +505,13 @@ class HAEMarginArguments:
             "three failure modes weigh fully, the catch-all half."
         },
     )
+    margin_in_loss: bool = field(
+        default=True,
+        metadata={
+            "help": "Shift the DPO loss by m_i. False: m_i only scores the hard-example sampler (sigmoid(m_i - "
+            "beta * delta_i)) and the loss is plain DPO: the sampler-only ablation."
+        },
+    )
 
     def __post_init__(self) -> None:
         from .data.schema import ERROR_TYPES, SEVERITIES
@@ -541,7 +549,8 @@ class HAESamplerArguments:
         default=True,
         metadata={
             "help": "Each epoch, rescore drawn pairs by sigmoid(m - beta * delta) from their latest training step "
-            "(no extra forward pass); saved in checkpoints so a resumed run draws the same order."
+            "(no extra forward pass; every score starts at sigmoid(m), its value at delta = 0, so drawn and undrawn "
+            "pairs stay on one scale); saved in checkpoints so a resumed run draws the same order."
         },
     )
 

@@ -80,7 +80,13 @@ def _policy_and_data(script_args, reference, training_args, model_args):
         freeze_vision_tower=script_args.freeze_vision_tower,
     )
     splits = prepare_reference(
-        model, processor, {"train": train, "eval": evaluation}, path, reference, training_args.output_dir
+        model,
+        processor,
+        {"train": train, "eval": evaluation},
+        path,
+        reference,
+        training_args.output_dir,
+        max_length=training_args.max_length,
     )
     return model, processor, splits["train"], splits["eval"], report
 

@@ -3,10 +3,12 @@ margins, unshifted metrics, no reference model in memory, the step-0 check, and 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from trl import DPOConfig, DPOTrainer
+from trl.trainer.dpo_trainer import DataCollatorForVisionPreference
 
 from edit_handbook.configs import HAEMarginArguments, HAESamplerArguments
 from edit_handbook.data.synthetic import generate_dataset, preference_pairs
@@ -31,7 +33,7 @@ def _model(path):
     return load_vlm(path, dtype=torch.float32, min_pixels=1024, max_pixels=4096)
 
 
-def _args(tmp_path):
+def _args(tmp_path, max_length=None):
     return DPOConfig(
         output_dir=str(tmp_path / "out"),
         per_device_train_batch_size=4,
@@ -39,18 +41,21 @@ def _args(tmp_path):
         use_cpu=True,
         bf16=False,
         gradient_checkpointing=False,
-        max_length=None,
+        max_length=max_length,
         report_to=[],
         disable_tqdm=True,
         save_strategy="no",
     )
 
 
-def _hae_trainer(path, examples, tmp_path, *, gamma=0.0, perturb=False, tolerance=1e-4):
+def _hae_trainer(
+    path, examples, tmp_path, *, gamma=0.0, perturb=False, tolerance=1e-4, max_length=None, margin=None, sampler=None
+):
     model, processor = _model(path)
-    data = attach_reference(
-        examples, run_reference_pass(model, processor, examples, tmp_path / "ref", fingerprint="t", batch_size=4)
+    rows = run_reference_pass(
+        model, processor, examples, tmp_path / "ref", fingerprint="t", batch_size=4, max_length=max_length
     )
+    data = attach_reference(examples, rows)
     if perturb:  # the policy drifts from the reference: delta != 0
         with torch.no_grad():
             model.lm_head.weight.add_(
@@ -58,11 +63,11 @@ def _hae_trainer(path, examples, tmp_path, *, gamma=0.0, perturb=False, toleranc
             )
     trainer = HAEDPOTrainer(
         model,
-        _args(tmp_path),
+        _args(tmp_path, max_length),
         data,
         processor,
-        margin=HAEMarginArguments(margin_gamma=gamma),
-        sampler=HAESamplerArguments(hard_example_sampler=False),
+        margin=margin or HAEMarginArguments(margin_gamma=gamma),
+        sampler=sampler or HAESamplerArguments(hard_example_sampler=False),
         reference_check_tolerance=tolerance,
     )
     return trainer, data
@@ -121,6 +126,38 @@ def test_step_zero_check_refuses_a_stale_reference(tiny_small_vocab_qwen3_vl_pat
     trainer, _ = _hae_trainer(tiny_small_vocab_qwen3_vl_path, examples, tmp_path, perturb=True)
     with pytest.raises(ValueError, match=r"step-0 check: .* rows \['synthetic-0-"):
         _loss_and_grads(trainer, [trainer.train_dataset[i] for i in range(4)])
+
+
+def test_reference_pass_truncates_exactly_as_the_trainer(tiny_small_vocab_qwen3_vl_path, examples, tmp_path):
+    """With max_length set, the stored reference covers the tokens training sees: the step-0 check holds."""
+    _, processor = _model(tiny_small_vocab_qwen3_vl_path)
+    full = DataCollatorForVisionPreference(processor=processor)([examples[i] for i in range(4)])
+    first_completion = int(full["completion_mask"].int().argmax(dim=1).min())
+    max_length = first_completion + 2  # cuts every completion after two tokens
+    assert max_length < full["input_ids"].size(1)
+    trainer, data = _hae_trainer(
+        tiny_small_vocab_qwen3_vl_path, examples, tmp_path / "cut", max_length=max_length, tolerance=1e-4
+    )
+    untruncated = run_reference_pass(
+        trainer.model, processor, examples, tmp_path / "untruncated", fingerprint="u", batch_size=4
+    )
+    assert (torch.tensor(data["ref_chosen_logps"]) - torch.tensor(untruncated["ref_chosen_logps"])).abs().max() > 0.1
+    loss, _ = _loss_and_grads(trainer, [trainer.train_dataset[i] for i in range(4)])  # step-0 check passes
+    assert loss.item() == pytest.approx(F.softplus(torch.tensor(0.0)).item(), abs=1e-5)
+
+
+def test_sampler_only_scores_with_the_margin_but_trains_plain_dpo(tiny_small_vocab_qwen3_vl_path, examples, tmp_path):
+    trainer, data = _hae_trainer(
+        tiny_small_vocab_qwen3_vl_path,
+        examples,
+        tmp_path,
+        margin=HAEMarginArguments(margin_gamma=1.0, margin_in_loss=False),
+        sampler=HAESamplerArguments(hard_example_sampler=True),
+    )
+    assert trainer.train_dataset["hae_margin"] == [0.0] * len(examples)
+    margins = trainer.pair_scores.margins
+    assert (margins > 0).all()
+    assert trainer.pair_scores.scores.tolist() == pytest.approx((1 / (1 + np.exp(-margins))).tolist())
 
 
 def test_margin_refused_outside_sigmoid_losses(tiny_small_vocab_qwen3_vl_path, examples, tmp_path):

@@ -6,9 +6,15 @@ import pytest
 from edit_handbook.editcaption.sampler import HardExampleSampler, PairScores
 
 
-def scores(prior=(0.1, 0.5, 1.0, 2.0, 4.0), refresh=True):
-    prior = np.asarray(prior)
-    return PairScores(prior, 0.5 * prior, beta=0.1, temperature=0.5, uniform_mix=0.2, eps=0.05, refresh=refresh)
+MARGINS = (0.05, 0.25, 0.5, 1.0, 2.0)
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-np.asarray(z, np.float64)))
+
+
+def scores(margins=MARGINS, refresh=True):
+    return PairScores(np.asarray(margins), beta=0.1, temperature=0.5, uniform_mix=0.2, eps=0.05, refresh=refresh)
 
 
 def test_empirical_frequencies_match_probabilities():
@@ -37,7 +43,7 @@ def test_refresh_applies_at_next_epoch_and_resume_continues_the_same_order():
     epoch1 = sampler.global_order(1)
     assert live.scores[1] == pytest.approx(1 / (1 + np.exp(-(0.25 - 2.0))))
     assert live.scores[3] == pytest.approx(1 / (1 + np.exp(-(1.0 + 0.5))))
-    assert live.scores[0] == 0.1  # not drawn: keeps its score
+    assert live.scores[0] == pytest.approx(sigmoid(0.05))  # not drawn: keeps its score
 
     resumed = scores()
     resumed.load_state_dict(saved)
@@ -48,9 +54,23 @@ def test_without_refresh_scores_stay():
     frozen = scores(refresh=False)
     frozen.observe(np.array([0]), np.array([100.0]))
     frozen.start_epoch(1)
-    assert frozen.scores.tolist() == [0.1, 0.5, 1.0, 2.0, 4.0]
+    assert frozen.scores.tolist() == pytest.approx(sigmoid(MARGINS).tolist())
 
 
 def test_state_of_another_dataset_is_refused():
     with pytest.raises(ValueError, match="checkpoint belongs to another dataset"):
-        scores().load_state_dict(scores(prior=(1.0, 2.0)).state_dict())
+        scores().load_state_dict(scores(margins=(1.0, 2.0)).state_dict())
+
+
+def test_every_score_is_on_one_scale_drawn_or_not():
+    """Scores start at sigmoid(m_i), the refreshed score at delta = 0: an undrawn pair and an identical drawn
+    pair whose delta is still 0 get the same score, hence the same probability (never 0.6x or 2x)."""
+    live = scores(margins=(1.0, 1.0, 0.0))
+    assert live.scores.tolist() == pytest.approx(sigmoid([1.0, 1.0, 0.0]).tolist())
+    live.observe(np.array([0]), np.array([0.0]))
+    live.start_epoch(1)
+    assert live.scores[0] == pytest.approx(live.scores[1])
+    probabilities = live.probabilities()
+    assert probabilities[0] == pytest.approx(probabilities[1])
+    assert probabilities[0] > probabilities[2]  # a larger margin is a harder, more often drawn pair
+    assert np.all((live.scores > 0) & (live.scores < 1))

@@ -16,6 +16,7 @@ from pathlib import Path
 import datasets
 from accelerate import PartialState
 
+from edit_handbook.data.splits import split_by_source_pair
 from edit_handbook.editcaption.modeling import resolve_model_path
 from edit_handbook.editcaption.preference_data import to_preference_examples
 from edit_handbook.editcaption.reference_pass import (
@@ -48,8 +49,10 @@ def load_preference_examples(script_args, *, evaluate: bool):
     train, report = load_edit_pairs(**kwargs)
     evaluation = None
     if evaluate and script_args.dataset_eval_fraction > 0:
-        split = train.train_test_split(test_size=script_args.dataset_eval_fraction, seed=script_args.dataset_seed)
-        train, evaluation = split["train"], split["test"]
+        # by source pair: the rows of one pair (one per rejected answer) never straddle train and eval
+        train, evaluation = split_by_source_pair(
+            train, script_args.dataset_eval_fraction, seed=script_args.dataset_seed
+        )
     elif evaluate:
         evaluation, _ = load_edit_pairs(**script_args.load_kwargs(script_args.dataset_test_split))
     return (
@@ -79,9 +82,19 @@ def sft_checkpoint(name_or_path: str, output_dir: str | Path) -> str:
 
 
 def prepare_reference(
-    model, processor, splits: dict[str, datasets.Dataset], model_path: str, reference_args, output_dir
+    model,
+    processor,
+    splits: dict[str, datasets.Dataset],
+    model_path: str,
+    reference_args,
+    output_dir,
+    *,
+    max_length: int | None = None,
 ):
-    """Each split with the stored reference columns; computed once per (model, data, settings), then reused."""
+    """Each split with the stored reference columns; computed once per (model, data, settings), then reused.
+
+    `max_length` is the trainer's: the reference pass truncates exactly as training does.
+    """
     root = Path(reference_args.reference_dir or os.path.join(output_dir, "reference"))
     dtype = next(model.parameters()).dtype
     model_fp = model_fingerprint(model_path)
@@ -95,10 +108,11 @@ def prepare_reference(
             processor,
             examples,
             root / name,
-            fingerprint=reference_fingerprint(model_fp, examples, processor, dtype),
+            fingerprint=reference_fingerprint(model_fp, examples, processor, dtype, max_length),
             batch_size=reference_args.reference_batch_size,
             shard_size=reference_args.reference_shard_size,
             overwrite=reference_args.reference_overwrite,
+            max_length=max_length,
         )
         out[name] = attach_reference(examples, rows)
         logger.info("reference for %s: %d pairs in %s", name, len(rows), root / name)

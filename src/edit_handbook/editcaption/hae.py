@@ -6,8 +6,9 @@
 `hard_i` is the percentile rank of `r_i = lp_ref(y_l) - lp_ref(y_w)` (length-normalised reference
 log-probs) over the set, so it stays spread out even when the reference prefers most rejected answers.
 The sampler draws pair i with `p_i = (1 - u) * q_i + u / N`, `q_i ~ (eps + score_i) ** (1 / T)`; the
-score starts as `s * w * g(h)` (the margin without gamma) and, when refreshed, becomes the probability
-that the pair's loss is not yet satisfied, `sigmoid(m_i - beta * delta_i)`.
+score is always the probability that the pair's loss is not yet satisfied, `sigmoid(m_i - beta * delta_i)`:
+`sigmoid(m_i)` before training (the policy is the reference, delta = 0), then refreshed from the latest delta.
+One scale for every pair, so a pair not drawn last epoch is never favoured or starved by its units.
 
 No trainer state here: the trainer, the reference pass and the sampler call these, and the unit tests
 check each against hand-computed values.
@@ -104,7 +105,7 @@ def hardness_scale(hardness: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def margin_weights(severity_w: np.ndarray, type_w: np.ndarray, hardness: np.ndarray, alpha: float) -> np.ndarray:
-    """s * w * g(h): the margin without gamma, also the sampler's score before any refresh."""
+    """s * w * g(h): the margin without gamma."""
     return np.asarray(severity_w, np.float64) * np.asarray(type_w, np.float64) * hardness_scale(hardness, alpha)
 
 
@@ -123,6 +124,11 @@ def unsatisfied_probability(margin: np.ndarray, delta: np.ndarray, beta: float) 
         raise ValueError(f"beta must be > 0, got {beta}")
     z = np.asarray(margin, np.float64) - beta * np.asarray(delta, np.float64)
     return 0.5 * (1.0 + np.tanh(z / 2))  # sigmoid without overflow for large |z|
+
+
+def initial_scores(margin: np.ndarray) -> np.ndarray:
+    """sigmoid(m_i): the sampler score before training, the refreshed score's value at delta = 0."""
+    return unsatisfied_probability(margin, np.zeros_like(np.asarray(margin, np.float64)), beta=1.0)
 
 
 def sampling_probabilities(scores: np.ndarray, *, temperature: float, uniform_mix: float, eps: float) -> np.ndarray:

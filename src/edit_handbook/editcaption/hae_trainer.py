@@ -87,7 +87,7 @@ def _check_settings(args: DPOConfig, margin: HAEMarginArguments) -> None:
     if args.ld_alpha is not None:
         raise ValueError("ld_alpha is not supported: the stored reference log-probs are plain sums; unset ld_alpha")
     unsupported = [t for t in args.loss_type if t not in MARGIN_LOSS_TYPES + REFERENCE_FREE_LOSS_TYPES]
-    if margin.margin_gamma > 0 and (unsupported or args.f_divergence_type != "reverse_kl"):
+    if margin.margin_gamma > 0 and margin.margin_in_loss and (unsupported or args.f_divergence_type != "reverse_kl"):
         raise ValueError(
             f"the HAE margin enters only the sigmoid-family losses {MARGIN_LOSS_TYPES} with "
             f"f_divergence_type='reverse_kl' (got loss_type={args.loss_type}, f_divergence_type="
@@ -96,7 +96,8 @@ def _check_settings(args: DPOConfig, margin: HAEMarginArguments) -> None:
 
 
 def with_margins(dataset, margin: HAEMarginArguments):
-    """`dataset` plus `hae_margin` and `hae_index` columns, and the margin weights s * w * g(h) (sampler prior)."""
+    """`dataset` plus `hae_margin` (the loss's margin: 0 when `margin_in_loss` is off) and `hae_index` columns,
+    and the margins m_i = gamma * s * w * g(h) the sampler scores with."""
     missing = [
         c for c in (REF_CHOSEN, REF_REJECTED, REF_HARDNESS, ERROR_TYPE, SEVERITY) if c not in dataset.column_names
     ]
@@ -112,9 +113,10 @@ def with_margins(dataset, margin: HAEMarginArguments):
         margin.margin_alpha,
     )
     margins = margin.margin_gamma * weights
+    in_loss = margins if margin.margin_in_loss else np.zeros_like(margins)
     dataset = dataset.remove_columns([c for c in (MARGIN, INDEX) if c in dataset.column_names])
-    dataset = dataset.add_column(MARGIN, margins.tolist()).add_column(INDEX, list(range(len(dataset))))
-    return dataset, margins, weights
+    dataset = dataset.add_column(MARGIN, in_loss.tolist()).add_column(INDEX, list(range(len(dataset))))
+    return dataset, margins
 
 
 class HAEDPOTrainer(DPOTrainer):
@@ -146,9 +148,9 @@ class HAEDPOTrainer(DPOTrainer):
         margin = margin or HAEMarginArguments()
         sampler = sampler or HAESamplerArguments()
         _check_settings(args, margin)
-        train_dataset, margins, weights = with_margins(train_dataset, margin)
+        train_dataset, margins = with_margins(train_dataset, margin)
         if eval_dataset is not None:
-            eval_dataset, _, _ = with_margins(eval_dataset, margin)
+            eval_dataset, _ = with_margins(eval_dataset, margin)
         self.margin_args, self.sampler_args = margin, sampler
         self.reference_check_tolerance = reference_check_tolerance
         self._row_ids = list(train_dataset[ID]) if ID in train_dataset.column_names else None
@@ -168,7 +170,6 @@ class HAEDPOTrainer(DPOTrainer):
         self.pair_scores = None
         if sampler.hard_example_sampler:
             self.pair_scores = PairScores(
-                weights,
                 margins,
                 beta=args.beta,
                 temperature=sampler.sampler_temperature,

@@ -88,9 +88,12 @@ def data_fingerprint(examples: datasets.Dataset) -> str:
     return digest.hexdigest()
 
 
-def reference_fingerprint(model_fp: str, examples: datasets.Dataset, processor: ProcessorMixin, dtype) -> str:
+def reference_fingerprint(
+    model_fp: str, examples: datasets.Dataset, processor: ProcessorMixin, dtype, max_length: int | None = None
+) -> str:
     image_processor = getattr(processor, "image_processor", None)
     settings = {
+        "max_length": max_length,
         "model": model_fp,
         "data": data_fingerprint(examples),
         "min_pixels": getattr(image_processor, "min_pixels", None),
@@ -148,11 +151,16 @@ def run_reference_pass(
     batch_size: int = 8,
     shard_size: int = 256,
     overwrite: bool = False,
+    max_length: int | None = None,
 ) -> datasets.Dataset:
-    """Reference log-probs of every example, one row per id in `examples` order; resumes `output_dir`."""
+    """Reference log-probs of every example, one row per id in `examples` order; resumes `output_dir`.
+
+    `max_length` must be the trainer's (`DPOConfig.max_length`): both collate with TRL's vision collator, which
+    truncates the joined sequence to it, so the stored log-probs cover exactly the tokens training sees.
+    """
     ids = list(examples[schema.ID])
     position = {row_id: index for index, row_id in enumerate(ids)}
-    collator = DataCollatorForVisionPreference(processor=processor)
+    collator = DataCollatorForVisionPreference(processor=processor, max_length=max_length)
     was_training = model.training
     model.eval()
     with (

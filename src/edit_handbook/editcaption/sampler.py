@@ -1,6 +1,7 @@
 """The hard-example-aware preference sampler: draws with replacement, one global order sharded across ranks.
 
-`PairScores` holds each pair's sampler score and the deltas seen during an epoch; `HardExampleSampler` turns
+`PairScores` holds each pair's sampler score (always `sigmoid(m_i - beta * delta_i)`, starting at delta = 0)
+and the deltas seen during an epoch; `HardExampleSampler` turns
 the scores into probabilities (`hae.sampling_probabilities`) and draws the epoch's order from a random stream
 seeded by (seed, epoch) alone. Every rank computes the same order and accelerate's `BatchSamplerShard` hands
 each rank its batches of it, so ranks draw disjoint positions of one order with no synchronisation (and no
@@ -25,11 +26,14 @@ from edit_handbook.editcaption import hae
 
 
 class PairScores:
-    """Per-pair sampler scores, the margins and beta their refresh needs, and the current epoch's observations."""
+    """Per-pair sampler scores, the margins and beta their refresh needs, and the current epoch's observations.
+
+    The scores start at `sigmoid(m_i)` (the policy is the reference: delta = 0) and a refresh replaces a drawn
+    pair's score by `sigmoid(m_i - beta * delta_i)`: the same quantity, so drawn and undrawn pairs compare.
+    """
 
     def __init__(
         self,
-        prior: np.ndarray,
         margins: np.ndarray,
         *,
         beta: float,
@@ -38,10 +42,10 @@ class PairScores:
         eps: float,
         refresh: bool,
     ) -> None:
-        self.scores = np.asarray(prior, np.float64).copy()
         self.margins = np.asarray(margins, np.float64)
-        if self.margins.shape != self.scores.shape:
-            raise ValueError(f"{self.scores.size} scores but {self.margins.size} margins")
+        if self.margins.ndim != 1:
+            raise ValueError(f"margins must be a 1-D array, got shape {self.margins.shape}")
+        self.scores = hae.initial_scores(self.margins)
         self.beta, self.temperature, self.uniform_mix, self.eps = beta, temperature, uniform_mix, eps
         self.refresh = refresh
         self.epoch = 0
