@@ -20,8 +20,13 @@ from transformers import set_seed
 from transformers.trainer_utils import get_last_checkpoint
 from trl import DPOConfig, ModelConfig, TrlParser
 
-from edit_handbook.configs import DPOScriptArguments, HAEMarginArguments, HAESamplerArguments, ReferencePassArguments
 from edit_handbook.distributed import leave_process_group
+from edit_handbook.editcaption.configs import (
+    DPOScriptArguments,
+    HAEMarginArguments,
+    HAESamplerArguments,
+    ReferencePassArguments,
+)
 from edit_handbook.editcaption.dpo_setup import (
     load_preference_examples,
     prepare_reference,

@@ -18,19 +18,15 @@ from pathlib import Path
 
 from trl import TrlParser
 
-from edit_handbook.configs import (
-    DataArguments,
-    EditingEvaluationArguments,
-    EvaluationArguments,
-    EvaluationJudgeArguments,
-    SynthesisBackendArguments,
-)
+from edit_handbook.data.configs import DataArguments
 from edit_handbook.evaluation.benchmarks import load_pairs
 from edit_handbook.evaluation.captioners import HTTP, CaptionerSpec, parse_captioners
+from edit_handbook.evaluation.configs import EditingEvaluationArguments, EvaluationArguments, EvaluationJudgeArguments
 from edit_handbook.evaluation.plots import slug
 from edit_handbook.evaluation.report import format_estimate, load_results, write_report
 from edit_handbook.evaluation.results import SuiteResult
 from edit_handbook.hub.run_info import collect_run_info, write_run_info
+from edit_handbook.synth.configs import SynthesisBackendArguments
 from edit_handbook.synthesize import make_backend
 
 

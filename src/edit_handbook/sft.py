@@ -21,8 +21,8 @@ from transformers import set_seed
 from transformers.trainer_utils import get_last_checkpoint
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
 
-from edit_handbook.configs import SFTScriptArguments
 from edit_handbook.distributed import leave_process_group
+from edit_handbook.editcaption.configs import SFTScriptArguments
 from edit_handbook.editcaption.modeling import captioner_peft_config, load_captioner
 from edit_handbook.editcaption.prompts import PROMPT_VERSION
 from edit_handbook.editcaption.sft_data import checker_callback, load_sft_datasets

@@ -14,11 +14,12 @@ import torch
 from accelerate import PartialState
 from trl import TrlParser
 
-from edit_handbook.configs import DataArguments, SynthesisArguments, SynthesisBackendArguments
+from edit_handbook.data.configs import DataArguments
 from edit_handbook.data.loading import load_edit_pairs
 from edit_handbook.distributed import leave_process_group
 from edit_handbook.hub.run_info import collect_run_info, write_run_info
 from edit_handbook.synth.backends import HTTPBackend, LocalBackend
+from edit_handbook.synth.configs import SynthesisArguments, SynthesisBackendArguments
 from edit_handbook.synth.engine import push_result, run_task, save_result
 from edit_handbook.synth.tasks import make_task
 

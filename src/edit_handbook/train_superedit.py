@@ -5,7 +5,7 @@
     edit-handbook train-superedit --config recipes/superedit/smoke/train/config_smoke.yaml
 
 Recipe keys and CLI flags are the fields of `DataArguments` and the `SuperEdit*Arguments` in
-`edit_handbook.configs`; flags override the YAML.
+`edit_handbook.data.configs` and `edit_handbook.superedit.configs`; flags override the YAML.
 """
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ from accelerate import PartialState
 from accelerate.utils import parse_flag_from_env
 from trl import TrlParser
 
-from edit_handbook.configs import (
-    DataArguments,
+from edit_handbook.data.configs import DataArguments
+from edit_handbook.data.loading import load_edit_pairs
+from edit_handbook.distributed import leave_process_group
+from edit_handbook.hub.publish import MODEL_FOLDER_IGNORE, push_folder
+from edit_handbook.hub.run_info import collect_run_info
+from edit_handbook.superedit.configs import (
     SuperEditCacheArguments,
     SuperEditDataArguments,
     SuperEditLossArguments,
     SuperEditModelArguments,
     SuperEditTrainingArguments,
 )
-from edit_handbook.data.loading import load_edit_pairs
-from edit_handbook.distributed import leave_process_group
-from edit_handbook.hub.publish import MODEL_FOLDER_IGNORE, push_folder
-from edit_handbook.hub.run_info import collect_run_info
 from edit_handbook.superedit.trainer import SuperEditTrainer
 
 

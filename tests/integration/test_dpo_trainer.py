@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from trl import DPOConfig, DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForVisionPreference
 
-from edit_handbook.configs import HAEMarginArguments, HAESamplerArguments
 from edit_handbook.data.synthetic import generate_dataset, preference_pairs
 from edit_handbook.data.writer import list_shards, load_shards
 from edit_handbook.editcaption import reference_pass
+from edit_handbook.editcaption.configs import HAEMarginArguments, HAESamplerArguments
 from edit_handbook.editcaption.hae_trainer import HAEDPOTrainer
 from edit_handbook.editcaption.preference_data import to_preference_examples
 from edit_handbook.editcaption.reference_pass import attach_reference, run_reference_pass

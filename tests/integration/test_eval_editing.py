@@ -12,7 +12,7 @@ from diffusers import StableDiffusionInstructPix2PixPipeline
 from PIL import Image
 from tests.synth_servers import ScriptedBackend, request_text
 
-from edit_handbook.configs import EditingEvaluationArguments
+from edit_handbook.evaluation.configs import EditingEvaluationArguments
 from edit_handbook.evaluation.editing import NOTE, evaluate_editor, make_edits
 from edit_handbook.evaluation.metrics.tiny import tiny_clip, tiny_dinov2
 from edit_handbook.evaluation.real_edit import RealEditItem, load_real_edit

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from tests.synth_servers import ScriptedBackend
 
-from edit_handbook.configs import EditingEvaluationArguments
+from edit_handbook.evaluation.configs import EditingEvaluationArguments
 from edit_handbook.evaluation.editing import evaluate_editor
 from edit_handbook.evaluation.metrics.tiny import tiny_clip
 from edit_handbook.superedit.model import load_editor

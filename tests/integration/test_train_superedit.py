@@ -8,14 +8,14 @@ from accelerate.state import AcceleratorState, GradientState
 from diffusers import StableDiffusionInstructPix2PixPipeline
 from tests.helpers import REPO_ROOT, launch_cpu
 
-from edit_handbook.configs import (
+from edit_handbook.data.synthetic import generate_dataset
+from edit_handbook.superedit.configs import (
     SuperEditCacheArguments,
     SuperEditDataArguments,
     SuperEditLossArguments,
     SuperEditModelArguments,
     SuperEditTrainingArguments,
 )
-from edit_handbook.data.synthetic import generate_dataset
 from edit_handbook.superedit.trainer import SuperEditTrainer
 from edit_handbook.train_superedit import main as train_main
 

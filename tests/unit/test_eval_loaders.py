@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edit_handbook.configs import DataArguments
+from edit_handbook.data.configs import DataArguments
 from edit_handbook.evaluation.benchmarks import load_eval_folder, load_pairs
 from edit_handbook.evaluation.captioners import CaptionerSpec, column_instructions, parse_captioner, parse_captioners
 

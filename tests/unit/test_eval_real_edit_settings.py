@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from trl import TrlParser
 
-from edit_handbook.configs import EditingEvaluationArguments
+from edit_handbook.evaluation.configs import EditingEvaluationArguments
 from edit_handbook.evaluation.editing import edit_input, judge_view, photo_chunks
 from edit_handbook.evaluation.real_edit import RealEditItem
 

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from edit_handbook.configs import HAEMarginArguments, HAESamplerArguments
 from edit_handbook.editcaption import hae
+from edit_handbook.editcaption.configs import HAEMarginArguments, HAESamplerArguments
 
 
 SEVERITY = {"minor": 0.5, "major": 1.0, "critical": 1.5}

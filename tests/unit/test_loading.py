@@ -8,8 +8,8 @@ import datasets
 import pytest
 from trl import TrlParser
 
-from edit_handbook.configs import DataArguments
 from edit_handbook.data import schema
+from edit_handbook.data.configs import DataArguments
 from edit_handbook.data.loading import load_edit_pairs
 from edit_handbook.data.validation import DataValidationError
 

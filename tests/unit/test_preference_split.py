@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edit_handbook.configs import DPOScriptArguments
 from edit_handbook.data import schema
 from edit_handbook.data.splits import source_pair_keys, split_by_source_pair
+from edit_handbook.editcaption.configs import DPOScriptArguments
 from edit_handbook.editcaption.dpo_setup import load_preference_examples
 
 

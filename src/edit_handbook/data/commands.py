@@ -9,12 +9,12 @@ from pathlib import Path
 
 from trl import TrlParser
 
-from ..configs import DataArguments, SyntheticDataArguments
 from ..demo import DemoContext, demo_stage
 from ..hub.cards import dataset_card, write_card
 from ..hub.publish import push_folder
 from ..hub.run_info import collect_run_info, write_run_info
 from . import schema
+from .configs import DataArguments, SyntheticDataArguments
 from .loading import load_edit_pairs
 from .preview import example_grid
 from .synthetic import generate_dataset

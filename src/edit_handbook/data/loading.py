@@ -31,8 +31,8 @@ import datasets
 
 from . import schema
 from .presets import CANONICAL_COLUMNS, DatasetPreset, check_column_mapping, get_preset
+from .schema import DEFAULT_MAX_PIXELS, SYNTHETIC
 from .validation import (
-    DEFAULT_MAX_PIXELS,
     KINDS,
     ON_ERROR,
     VALIDATION_LEVELS,
@@ -45,7 +45,6 @@ from .validation import (
 )
 
 
-SYNTHETIC = "synthetic"
 MANIFEST_NAMES = ("manifest.jsonl", "manifest.csv", "metadata.jsonl", "metadata.csv")
 TEXT_COLUMNS = (schema.INSTRUCTION, schema.RECTIFIED, schema.CHOSEN, schema.REJECTED)
 

@@ -28,6 +28,11 @@ REQUIRED_EDIT_COLUMNS = (SOURCE_IMAGE, TARGET_IMAGE, INSTRUCTION)
 OPTIONAL_EDIT_COLUMNS = (ID, EDIT_TYPE, NEGATIVES, RECTIFIED)
 REQUIRED_PREFERENCE_COLUMNS = (SOURCE_IMAGE, TARGET_IMAGE, CHOSEN, REJECTED, ERROR_TYPE, SEVERITY)
 
+# The `source` that asks `load_edit_pairs` for the embedded synthetic pairs.
+SYNTHETIC = "synthetic"
+# Below PIL's own decompression-bomb warning (89.5M pixels): an 8192 x 8192 RGB image is 200 MB decoded.
+DEFAULT_MAX_PIXELS = 8192 * 8192
+
 # EditCaption's three recurring failure modes, plus a catch-all (METHOD.md).
 ERROR_TYPES = ("orientation", "viewpoint", "attribute", "other")
 SEVERITIES = ("minor", "major", "critical")

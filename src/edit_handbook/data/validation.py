@@ -36,8 +36,6 @@ from PIL import Image, UnidentifiedImageError
 from . import schema
 
 
-# Below PIL's own decompression-bomb warning (89.5M pixels): an 8192 x 8192 RGB image is 200 MB decoded.
-DEFAULT_MAX_PIXELS = 8192 * 8192
 MAX_REPORTED_MESSAGES = 10
 VALIDATION_LEVELS = ("full", "sample", "off")
 ON_ERROR = ("raise", "skip")

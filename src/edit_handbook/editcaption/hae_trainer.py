@@ -30,9 +30,9 @@ from trl import DPOConfig, DPOTrainer
 from trl.trainer import dpo_trainer as trl_dpo
 from trl.trainer.dpo_trainer import DataCollatorForVisionPreference
 
-from edit_handbook.configs import HAEMarginArguments, HAESamplerArguments
 from edit_handbook.data.schema import ERROR_TYPE, ERROR_TYPES, ID, SEVERITIES, SEVERITY
 from edit_handbook.editcaption import hae
+from edit_handbook.editcaption.configs import HAEMarginArguments, HAESamplerArguments
 from edit_handbook.editcaption.reference_pass import REF_CHOSEN, REF_HARDNESS, REF_REJECTED
 from edit_handbook.editcaption.sampler import HardExampleSampler, PairScores
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edit_handbook.configs import EditingEvaluationArguments
 from edit_handbook.data.synthetic import generate_dataset
 from edit_handbook.demo import DemoContext, demo_stage
 from edit_handbook.evaluation.captioners import parse_captioners
+from edit_handbook.evaluation.configs import EditingEvaluationArguments
 from edit_handbook.evaluation.report import write_report
 from edit_handbook.evaluation.synthetic import evaluate_synthetic
 from edit_handbook.synth.backends import LocalBackend

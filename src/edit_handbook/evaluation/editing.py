@@ -9,7 +9,7 @@ The entry point, for the `evaluate` script and the demo:
         bench,           # a Real-Edit folder (eval_instruct.json + imgs/), or a list of `RealEditItem`s
         judge_backend,   # any synth backend (LocalBackend, HTTPBackend, ...), or None for metrics only
         output_dir,      # edits/, sources/, judge_cache/ and result.json are written here
-        settings=EditingEvaluationArguments(),  # configs.py: inference (paper defaults), judge and metric settings
+        settings=EditingEvaluationArguments(),  # evaluation/configs.py: inference (paper defaults), judge and metric settings
         metrics=None,    # metric names; None: settings.edit_metrics; []: no metrics
         judge_cache_dir=None,  # default <output_dir>/judge_cache; share one folder between suites if you like
         system=None,     # the editor's name in the result; default its Hub id / folder
@@ -55,8 +55,8 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from edit_handbook.configs import EditingEvaluationArguments
 from edit_handbook.data.writer import write_file_atomically
+from edit_handbook.evaluation.configs import EditingEvaluationArguments
 from edit_handbook.evaluation.judge_cache import CachedBackend
 from edit_handbook.evaluation.metrics import MetricModels, compute_edit_metrics
 from edit_handbook.evaluation.metrics.compute import check_metric_names

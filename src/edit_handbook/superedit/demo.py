@@ -5,17 +5,17 @@ from __future__ import annotations
 from accelerate.state import AcceleratorState, GradientState
 from diffusers import StableDiffusionInstructPix2PixPipeline
 
-from ..configs import (
+from ..data import schema
+from ..data.synthetic import generate_dataset
+from ..demo import DemoContext, demo_stage
+from ..hub.run_info import collect_run_info
+from .configs import (
     SuperEditCacheArguments,
     SuperEditDataArguments,
     SuperEditLossArguments,
     SuperEditModelArguments,
     SuperEditTrainingArguments,
 )
-from ..data import schema
-from ..data.synthetic import generate_dataset
-from ..demo import DemoContext, demo_stage
-from ..hub.run_info import collect_run_info
 from .model import TINY_MODEL_ID
 from .trainer import SuperEditTrainer
 

@@ -24,18 +24,18 @@ from diffusers import DDPMScheduler, StableDiffusionInstructPix2PixPipeline, UNe
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 
-from ..configs import (
+from ..data import schema
+from ..hub.cards import model_card, write_card
+from ..hub.run_info import fingerprint, write_run_info
+from ..models import cache_root
+from .caches import build_latent_cache, build_text_cache, module_fingerprint
+from .configs import (
     SuperEditCacheArguments,
     SuperEditDataArguments,
     SuperEditLossArguments,
     SuperEditModelArguments,
     SuperEditTrainingArguments,
 )
-from ..data import schema
-from ..hub.cards import model_card, write_card
-from ..hub.run_info import fingerprint, write_run_info
-from ..models import cache_root
-from .caches import build_latent_cache, build_text_cache, module_fingerprint
 from .data import SuperEditDataset, training_rows
 from .encoders import FrozenEncoders
 from .losses import triplet_is_active

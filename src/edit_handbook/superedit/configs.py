@@ -1,0 +1,169 @@
+"""SuperEdit's settings: the editor, the inputs, the losses, the caches and the training loop.
+
+Parsed by `trl.TrlParser` from a recipe YAML plus CLI flags; every field's `help` is its CLI documentation.
+Field names must not clash with the TRL configs they are parsed beside (SFTConfig, DPOConfig, ModelConfig).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+# SuperEdit (arXiv 2505.02370, METHOD.md section 2). Parsed together with DataArguments by
+# `train_superedit.py`; paper constants default to the paper's values and name their source.
+
+
+@dataclass
+class SuperEditModelArguments:
+    """Which InstructPix2Pix-architecture editor to start from; only its UNet trains."""
+
+    pretrained_model_name_or_path: str = field(
+        default="timbrooks/instruct-pix2pix",
+        metadata={
+            "help": "An InstructPix2Pix checkpoint (Hub id or folder), a Stable Diffusion 1.x checkpoint with "
+            "from_sd15, or 'tiny:instruct-pix2pix' for the tiny random CPU pipeline the smoke recipe uses. "
+            "The paper starts from InstructDiffusion's SD1.5 InstructPix2Pix-architecture weights."
+        },
+    )
+    from_sd15: bool = field(
+        default=False,
+        metadata={
+            "help": "Start from a text-to-image SD1.x checkpoint: conv_in expanded to 8 channels, zero-initialised."
+        },
+    )
+
+
+@dataclass
+class SuperEditDataArguments:
+    """How rows become training inputs (the rows themselves come from DataArguments)."""
+
+    resolution: int = field(
+        default=512, metadata={"help": "Training side in pixels (paper: 512). Centre crop, no flip."}
+    )
+    instruction_column: str = field(
+        default="rectified_instruction",
+        metadata={"help": "Positive prompt column: SuperEdit trains on the rectified instructions."},
+    )
+    negatives_column: str = field(
+        default="negative_instructions",
+        metadata={"help": "List column of wrong instructions; one is sampled per example per epoch."},
+    )
+    heldout_pairs: int = field(
+        default=0,
+        metadata={
+            "help": "Rows taken from the end of the data and never trained on; validation grids and the "
+            "d_neg - d_pos metric use them. 0: both use the first training rows."
+        },
+    )
+    dataloader_num_workers: int = field(default=0, metadata={"help": "Dataloader worker processes."})
+
+
+@dataclass
+class SuperEditLossArguments:
+    """SuperEdit's loss: noise MSE + lambda * masked triplet hinge, and InstructPix2Pix conditioning dropout."""
+
+    triplet_weight: float = field(default=1.0, metadata={"help": "lambda, weight of the triplet term (paper: 1.0)."})
+    triplet_margin: float = field(
+        default=5e-3,
+        metadata={
+            "help": "Hinge margin m on d_pos - d_neg. Paper text: 5e-3 (the default); released training script: "
+            "5e-4 (its argparse default is 0.02)."
+        },
+    )
+    triplet_start_step: int = field(
+        default=2000,
+        metadata={
+            "help": "Global optimisation step from which the triplet term is on (paper: 2,000). Before it the "
+            "negative branch is skipped. 0: on from the start; a value >= max_train_steps: never (control runs)."
+        },
+    )
+    conditioning_dropout_prob: float = field(
+        default=0.05,
+        metadata={
+            "help": "InstructPix2Pix conditioning dropout p (Brooks et al. 2023; SuperEdit keeps it): text dropped "
+            "if r < 2p, source image zeroed if p <= r < 3p. The triplet term is masked where the text is dropped."
+        },
+    )
+
+
+@dataclass
+class SuperEditCacheArguments:
+    """Caches of the frozen encoders' outputs, keyed by a fingerprint of model, data and settings."""
+
+    cache_latents: bool = field(
+        default=True,
+        metadata={
+            "help": "Cache VAE latent distributions (mean, log-variance; a fresh target latent is sampled every step)."
+        },
+    )
+    cache_text_embeddings: bool = field(
+        default=False,
+        metadata={
+            "help": "Cache CLIP embeddings of every instruction and negative in a memory-mapped file (77 x 768 values "
+            "per prompt: tens of GB for SuperEdit-40K; the size is printed before it is built)."
+        },
+    )
+    cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "Where caches live. Unset: $EDIT_HANDBOOK_CACHE/superedit (~/.cache/edit_handbook)."},
+    )
+    cache_dtype: Literal["float16", "float32"] = field(
+        default="float16",
+        metadata={"help": "Storage dtype of the caches; float32 reproduces the uncached loss exactly."},
+    )
+    cache_batch_size: int = field(default=16, metadata={"help": "Pairs (or 4x as many prompts) encoded per batch."})
+
+
+@dataclass
+class SuperEditTrainingArguments:
+    """Optimisation, precision, checkpoints, validation, logging and publishing of the SuperEdit trainer."""
+
+    output_dir: str = field(default="outputs/superedit", metadata={"help": "Checkpoints, grids, final pipeline."})
+    seed: int = field(default=42, metadata={"help": "Seeds initialisation, data order, negatives and noise."})
+    max_train_steps: int = field(default=6000, metadata={"help": "Optimisation steps (paper: ~6,000)."})
+    per_device_train_batch_size: int = field(
+        default=64,
+        metadata={"help": "Per-GPU batch; global batch = this x gradient_accumulation_steps x GPUs (paper: 512)."},
+    )
+    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Micro-batches per optimisation step."})
+    learning_rate: float = field(default=1e-4, metadata={"help": "AdamW learning rate (paper: 1e-4, constant)."})
+    lr_scheduler: str = field(
+        default="constant", metadata={"help": "diffusers get_scheduler name: constant (paper), cosine, linear, ..."}
+    )
+    lr_warmup_steps: int = field(default=0, metadata={"help": "Warm-up optimisation steps."})
+    adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1."})
+    adam_beta2: float = field(default=0.999, metadata={"help": "AdamW beta2."})
+    adam_weight_decay: float = field(default=1e-2, metadata={"help": "AdamW weight decay."})
+    adam_epsilon: float = field(default=1e-8, metadata={"help": "AdamW epsilon."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm (0 disables)."})
+    mixed_precision: Literal["no", "fp16", "bf16"] = field(
+        default="bf16", metadata={"help": "Autocast precision (paper: bf16); frozen encoders run in it too."}
+    )
+    gradient_checkpointing: bool = field(default=True, metadata={"help": "Recompute UNet activations (paper: on)."})
+    allow_tf32: bool = field(default=True, metadata={"help": "TF32 matmuls on Ampere+ GPUs."})
+    use_ema: bool = field(default=True, metadata={"help": "Keep an EMA of the UNet (paper: on); it is what is saved."})
+    ema_decay: float = field(default=0.9999, metadata={"help": "EMA decay (diffusers EMAModel, with warm-up off)."})
+    checkpointing_steps: int = field(
+        default=500, metadata={"help": "Save accelerator state every N steps (0: never)."}
+    )
+    checkpoints_total_limit: int | None = field(default=None, metadata={"help": "Keep only the newest N checkpoints."})
+    resume_from_checkpoint: str | None = field(
+        default=None, metadata={"help": "A checkpoint folder, or 'latest' to resume the newest in output_dir if any."}
+    )
+    validation_steps: int = field(
+        default=500, metadata={"help": "Every N steps: validation grids and held-out d_neg - d_pos (0: never)."}
+    )
+    num_validation_pairs: int = field(default=4, metadata={"help": "Pairs in each validation grid and metric."})
+    validation_inference_steps: int = field(default=20, metadata={"help": "Sampler steps per validation edit."})
+    validation_guidance_scale: float = field(
+        default=10.0, metadata={"help": "Text guidance of validation edits (Real-Edit protocol: 10)."}
+    )
+    validation_image_guidance_scale: float = field(
+        default=1.5, metadata={"help": "Image guidance of validation edits (Real-Edit protocol: 1.5)."}
+    )
+    logging_steps: int = field(default=10, metadata={"help": "Log metrics every N steps."})
+    report_to: str = field(default="none", metadata={"help": "accelerate tracker: none, tensorboard, wandb, all."})
+    push_to_hub: bool = field(default=False, metadata={"help": "Push the final pipeline and card to the Hub."})
+    hub_model_id: str | None = field(default=None, metadata={"help": "Hub repo id for push_to_hub."})
+    hub_private: bool | None = field(default=None, metadata={"help": "Create the Hub repo as private."})
