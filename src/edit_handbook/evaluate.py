@@ -3,11 +3,13 @@
     edit-handbook evaluate instructions --config recipes/evaluation/qwen3-vl-8b/evaluate/config_hq_edit.yaml
     edit-handbook evaluate synthetic --config recipes/evaluation/smoke/evaluate/config_synthetic.yaml
     edit-handbook evaluate real-edit --config ... --editor_model <pipeline> --real_edit_dir <eval folder>
+    edit-handbook evaluate synthetic-editing --editor <pipeline folder or Hub id> --output_dir outputs/editing
     edit-handbook evaluate report --results outputs/a outputs/b/results/x.json --output_dir outputs/both
 
 Suites: `instructions` (a VLM judge scores each captioner's instructions and classifies their errors),
 `synthetic` (the exact checker on synthetic pairs, plus a synthesis output's rectifications and negatives),
-`real-edit` (an InstructPix2Pix editor under SuperEdit's Real-Edit protocol). Every suite writes
+`real-edit` (an InstructPix2Pix editor under SuperEdit's Real-Edit protocol), `synthetic-editing` (an editor on
+fresh synthetic pairs, scored exactly from the pixels). Every suite writes
 `results/*.json`, `report.json`, `report.md` and `plots/` to `output_dir`; `report` renders saved results.
 """
 
@@ -21,7 +23,12 @@ from trl import TrlParser
 from edit_handbook.data.configs import DataArguments
 from edit_handbook.evaluation.benchmarks import load_pairs
 from edit_handbook.evaluation.captioners import HTTP, CaptionerSpec, parse_captioners
-from edit_handbook.evaluation.configs import EditingEvaluationArguments, EvaluationArguments, EvaluationJudgeArguments
+from edit_handbook.evaluation.configs import (
+    EditingEvaluationArguments,
+    EvaluationArguments,
+    EvaluationJudgeArguments,
+    SyntheticEditingArguments,
+)
 from edit_handbook.evaluation.plots import slug
 from edit_handbook.evaluation.report import format_estimate, load_results, write_report
 from edit_handbook.evaluation.results import SuiteResult
@@ -31,7 +38,15 @@ from edit_handbook.synthesize import make_backend
 
 
 def make_parser() -> TrlParser:
-    return TrlParser((EvaluationArguments, DataArguments, EvaluationJudgeArguments, EditingEvaluationArguments))
+    return TrlParser(
+        (
+            EvaluationArguments,
+            DataArguments,
+            EvaluationJudgeArguments,
+            EditingEvaluationArguments,
+            SyntheticEditingArguments,
+        )
+    )
 
 
 def make_judge(args: EvaluationJudgeArguments):
@@ -68,6 +83,7 @@ def run_suite(
     data_args: DataArguments,
     judge_args: EvaluationJudgeArguments,
     editing_args: EditingEvaluationArguments,
+    synthetic_editing_args: SyntheticEditingArguments | None = None,
 ) -> list[SuiteResult]:
     if args.suite == "report":
         if not args.results:
@@ -85,6 +101,17 @@ def run_suite(
                 judge_cache_dir=judge_args.judge_cache_dir,
             )
         ]  # fmt: skip
+    if args.suite == "synthetic-editing":
+        from edit_handbook.evaluation.synthetic_editing import evaluate_synthetic_editing
+
+        if not editing_args.editor_model:
+            raise ValueError("the synthetic-editing suite needs --editor (a pipeline folder, Hub id or baseline:copy)")
+        settings = synthetic_editing_args or SyntheticEditingArguments()
+        return [
+            evaluate_synthetic_editing(
+                editing_args.editor_model, args.output_dir, **settings.suite_kwargs(), **args.stats()
+            )
+        ]
     captioners = parse_captioners(args.captioners)
     if args.suite == "instructions":
         from edit_handbook.evaluation.instructions import evaluate_instructions
@@ -117,13 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and not argv[0].startswith("-"):  # `evaluate synthetic ...` = `evaluate --suite synthetic ...`
         argv = ["--suite", argv[0], *argv[1:]]
-    args, data_args, judge_args, editing_args = make_parser().parse_args_and_config(argv)
-    results = run_suite(args, data_args, judge_args, editing_args)
+    args, data_args, judge_args, editing_args, synthetic_editing_args = make_parser().parse_args_and_config(argv)
+    results = run_suite(args, data_args, judge_args, editing_args, synthetic_editing_args)
     output_dir = Path(args.output_dir)
     if args.suite != "report":
         for result in results:
             result.save(output_dir / "results" / f"{slug(result.suite)}-{slug(result.system)}.json")
     configs = {"evaluation": args, "data": data_args, "judge": judge_args, "editing": editing_args}
+    configs["synthetic_editing"] = synthetic_editing_args
     write_run_info(output_dir, collect_run_info(configs))
     report = write_report(results, output_dir, title=args.report_title, grid_items=args.grid_items, **args.stats())
     for result in results:

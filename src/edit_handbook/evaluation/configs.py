@@ -20,7 +20,11 @@ class EditingEvaluationArguments:
 
     editor_model: str | None = field(
         default=None,
-        metadata={"help": "InstructPix2Pix pipeline to evaluate: Hub id, local folder, or 'tiny:instruct-pix2pix'."},
+        metadata={
+            "help": "InstructPix2Pix pipeline to evaluate: Hub id, local folder, or 'tiny:instruct-pix2pix' "
+            "(synthetic-editing also takes baseline:copy and baseline:target).",
+            "aliases": ["--editor"],
+        },
     )
     real_edit_dir: str | None = field(
         default=None,
@@ -106,15 +110,59 @@ class EditingEvaluationArguments:
 # the Real-Edit suite's arguments join the same parser.
 
 
+# Evaluation: an editor on fresh synthetic pairs, scored from the pixels (`evaluation.synthetic_editing`).
+@dataclass
+class SyntheticEditingArguments:
+    """The pairs, sampling settings and preservation threshold of the `synthetic-editing` suite."""
+
+    synthetic_editing_pairs_per_type: int = field(default=50, metadata={"help": "Fresh pairs per edit type."})
+    synthetic_editing_types: list[str] = field(
+        default_factory=lambda: ["recolour", "move", "resize", "add", "remove"],
+        metadata={"help": "Edit types to score (those with a pixel reading: recolour move resize add remove)."},
+    )
+    synthetic_editing_seed: int = field(
+        default=1000, metadata={"help": "Generator seed of the pairs; the recipes train on other seeds."}
+    )
+    synthetic_editing_image_size: int = field(default=32, metadata={"help": "Side of source, target and edit (px)."})
+    synthetic_editing_instruction_column: Literal["instruction", "rectified_instruction"] = field(
+        default="instruction", metadata={"help": "Which text the editor gets: the reference or the rectified one."}
+    )
+    synthetic_editing_threshold: float = field(
+        default=0.04,
+        metadata={"help": "Largest mean absolute error (per channel, in [0, 1]) outside the edited region."},
+    )
+    synthetic_editing_steps: int = field(default=20, metadata={"help": "Denoising steps per edit."})
+    synthetic_editing_guidance_scale: float = field(default=3.0, metadata={"help": "Text guidance."})
+    synthetic_editing_image_guidance_scale: float = field(default=1.5, metadata={"help": "Image guidance."})
+    synthetic_editing_sampling_seed: int = field(default=42, metadata={"help": "Seed of each edit's generator."})
+    synthetic_editing_scheduler: Literal["pipeline", "euler_ancestral"] = field(
+        default="pipeline", metadata={"help": "The editor's own sampler, or Euler Ancestral."}
+    )
+    synthetic_editing_batch_size: int = field(default=32, metadata={"help": "Edits per pipeline call."})
+    synthetic_editing_wrong_instructions: bool = field(
+        default=True,
+        metadata={"help": "Also edit each recolour under a wrong colour and report how often that colour appears."},
+    )
+
+    def suite_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of `evaluate_synthetic_editing`."""
+        prefix = "synthetic_editing_"
+        names = {"pairs_per_type", "image_size", "instruction_column", "threshold", "steps", "guidance_scale",
+                 "image_guidance_scale", "sampling_seed", "scheduler", "batch_size", "wrong_instructions"}  # fmt: skip
+        kwargs = {name: getattr(self, prefix + name) for name in names}
+        return {**kwargs, "pair_seed": self.synthetic_editing_seed, "edit_types": tuple(self.synthetic_editing_types)}
+
+
 @dataclass
 class EvaluationArguments:
     """Which suite runs on which captioners, where the report goes, and how intervals are computed."""
 
-    suite: Literal["instructions", "synthetic", "real-edit", "report"] = field(
+    suite: Literal["instructions", "synthetic", "real-edit", "synthetic-editing", "report"] = field(
         default="instructions",
         metadata={
             "help": "instructions (VLM judge: score, correct / minor / critical, error type), synthetic (exact "
-            "checker on synthetic pairs, plus synthesis_output), real-edit (an editor on Real-Edit), report "
+            "checker on synthetic pairs, plus synthesis_output), real-edit (an editor on Real-Edit), "
+            "synthetic-editing (an editor on fresh synthetic pairs, scored from the pixels), report "
             "(render saved results)."
         },
     )

@@ -28,6 +28,7 @@ SUITE_TITLES = {
     "rectification": "Rectification (SuperEdit, <= 77 CLIP tokens, four aspects)",
     "negatives": "Negative instructions (exact checker)",
     "real_edit": "Real-Edit (editing quality)",
+    "synthetic_editing": "Editing on synthetic pairs (pixel-exact)",
 }
 
 

@@ -20,7 +20,7 @@ from .. import schema
 from .checker import CheckResult, check_instruction, parse
 from .edits import EDIT_TYPES, FAILURE_MODE, sample_edit
 from .language import flawed_instructions, negative_instructions, rectified_description, reference_instruction
-from .scene import render
+from .scene import Scene, render
 
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "generate_dataset",
     "generate_pairs",
     "make_pair",
+    "pair_scenes",
     "parse",
     "preference_pairs",
     "reference_instruction",
@@ -47,11 +48,19 @@ SYNTHETIC_FEATURES = schema.edit_pair_features(
 )
 
 
+def pair_scenes(
+    index: int, *, seed: int = 0, edit_types: Sequence[str] = EDIT_TYPES
+) -> tuple[random.Random, Scene, Scene, dict]:
+    """The scenes and spec of row `index` (what `make_pair` renders), and the row's random stream after them."""
+    rng = random.Random(f"edit-handbook:{seed}:{index}")
+    source, target, spec = sample_edit(rng, edit_types[index % len(edit_types)])
+    return rng, source, target, spec
+
+
 def make_pair(index: int, *, seed: int = 0, image_size: int = 256, edit_types: Sequence[str] = EDIT_TYPES) -> dict:
     """Row `index` of the synthetic set: edit types cycle in order, everything else is seeded by (seed, index)."""
-    rng = random.Random(f"edit-handbook:{seed}:{index}")
-    edit_type = edit_types[index % len(edit_types)]
-    source, target, spec = sample_edit(rng, edit_type)
+    rng, source, target, spec = pair_scenes(index, seed=seed, edit_types=edit_types)
+    edit_type = spec["type"]
     negatives = negative_instructions(spec, rng)
     flawed = flawed_instructions(spec, rng)
     return {
