@@ -160,6 +160,21 @@ def test_sampler_only_scores_with_the_margin_but_trains_plain_dpo(tiny_small_voc
     assert trainer.pair_scores.scores.tolist() == pytest.approx((1 / (1 + np.exp(-margins))).tolist())
 
 
+def test_rpo_alpha_adds_the_nll_of_the_chosen_answer(tiny_small_vocab_qwen3_vl_path, examples, tmp_path):
+    """loss = DPO + rpo_alpha * mean per-token NLL of the chosen answers (TRL's 'sft' loss), margins kept."""
+    trainer, data = _hae_trainer(
+        tiny_small_vocab_qwen3_vl_path, examples, tmp_path, margin=HAEMarginArguments(margin_gamma=1.0, rpo_alpha=0.5)
+    )
+    assert trainer.loss_types == ["sigmoid", "sft"] and trainer.loss_weights == [1.0, 0.5]
+    chosen = np.asarray(data["ref_chosen_logps"])
+    tokens = chosen / np.asarray(data["ref_chosen_logps_norm"])
+    nll = -chosen.sum() / tokens.sum()
+    margin = torch.tensor(trainer.train_dataset["hae_margin"], dtype=torch.float64)
+    expected = F.softplus(margin).mean().item() + 0.5 * nll  # step 0: delta = 0
+    loss, _ = _loss_and_grads(trainer, [trainer.train_dataset[i] for i in range(4)])
+    assert loss.item() == pytest.approx(expected, abs=1e-4)
+
+
 def test_margin_refused_outside_sigmoid_losses(tiny_small_vocab_qwen3_vl_path, examples, tmp_path):
     model, processor = _model(tiny_small_vocab_qwen3_vl_path)
     args = _args(tmp_path)

@@ -5,7 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from edit_handbook.evaluation.stats import Estimate, bootstrap_interval, estimate, paired_difference
+from edit_handbook.evaluation.stats import (
+    Estimate,
+    bootstrap_interval,
+    estimate,
+    paired_difference,
+    seed_item_estimate,
+)
 
 
 def test_mean_and_rate_drop_missing_values():
@@ -56,3 +62,20 @@ def test_formatting():
     assert e.format(percent=True) == "81.2% [75.0, 87.5]"
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_interval([1, 2], confidence=1.5)
+
+
+def test_seed_item_estimate_resamples_seeds_and_items():
+    rng = np.random.default_rng(0)
+    items = rng.random(200) < 0.4
+    one_seed = seed_item_estimate([items])
+    flat = estimate(items)
+    assert one_seed.value == pytest.approx(flat.value)
+    assert one_seed.low == pytest.approx(flat.low, abs=0.02) and one_seed.high == pytest.approx(flat.high, abs=0.02)
+    # seeds that disagree widen the interval beyond what the items alone give
+    shifted = np.stack([items, items, np.ones(200)])
+    pooled = seed_item_estimate(shifted)
+    assert pooled.value == pytest.approx(shifted.mean())
+    assert pooled.high - pooled.low > 2 * (one_seed.high - one_seed.low)
+    assert seed_item_estimate(np.ones((3, 5))).to_dict() == {"value": 1.0, "low": 1.0, "high": 1.0, "n": 15}
+    with pytest.raises(ValueError, match="missing values"):
+        seed_item_estimate([[1.0, float("nan")]])

@@ -151,6 +151,14 @@ class HAEMarginArguments:
             "three failure modes weigh fully, the catch-all half."
         },
     )
+    rpo_alpha: float | None = field(
+        default=None,
+        metadata={
+            "help": "Weight of an NLL term on the chosen answer (RPO; TRL's `rpo_alpha`, here TRL's 'sft' loss added "
+            "to loss_type with this weight in loss_weights): keeps the chosen log-probs from falling, the known "
+            "DPO failure. null: off (ours; tuned on a validation seed in the replication study)."
+        },
+    )
     margin_in_loss: bool = field(
         default=True,
         metadata={
@@ -170,6 +178,8 @@ class HAEMarginArguments:
             _json_mapping(self.margin_error_type_weights), ERROR_TYPES, "margin_error_type_weights"
         )
         check_alpha(self.margin_alpha)
+        if self.rpo_alpha is not None and not self.rpo_alpha >= 0:
+            raise ValueError(f"rpo_alpha must be >= 0 (null turns the NLL term off), got {self.rpo_alpha}")
         if not self.margin_gamma >= 0:
             raise ValueError(f"margin_gamma must be >= 0 (0 turns the margin off), got {self.margin_gamma}")
 

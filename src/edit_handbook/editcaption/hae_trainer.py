@@ -95,6 +95,20 @@ def _check_settings(args: DPOConfig, margin: HAEMarginArguments) -> None:
         )
 
 
+def with_rpo_term(args: DPOConfig, rpo_alpha: float | None) -> DPOConfig:
+    """`args` with TRL's NLL-on-chosen loss ('sft', mean per token) added with weight `rpo_alpha` (RPO).
+
+    The DPO losses keep their weights (1 each unless `loss_weights` is set). No-op when `rpo_alpha` is None
+    or the 'sft' loss is already listed.
+    """
+    if rpo_alpha is None or "sft" in args.loss_type:
+        return args
+    weights = list(args.loss_weights or [1.0] * len(args.loss_type))
+    args.loss_type = [*args.loss_type, "sft"]
+    args.loss_weights = [*weights, float(rpo_alpha)]
+    return args
+
+
 def with_margins(dataset, margin: HAEMarginArguments):
     """`dataset` plus `hae_margin` (the loss's margin: 0 when `margin_in_loss` is off) and `hae_index` columns,
     and the margins m_i = gamma * s * w * g(h) the sampler scores with."""
@@ -147,6 +161,7 @@ class HAEDPOTrainer(DPOTrainer):
             )
         margin = margin or HAEMarginArguments()
         sampler = sampler or HAESamplerArguments()
+        args = with_rpo_term(args, margin.rpo_alpha)
         _check_settings(args, margin)
         train_dataset, margins = with_margins(train_dataset, margin)
         if eval_dataset is not None:

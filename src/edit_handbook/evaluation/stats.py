@@ -99,3 +99,39 @@ def paired_difference(
         for a, b in zip(first, second)
     ]
     return estimate(differences, num_resamples=num_resamples, confidence=confidence, seed=seed)
+
+
+def seed_item_estimate(
+    values: Sequence[Sequence[float]] | np.ndarray,
+    *,
+    num_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = 0,
+) -> Estimate:
+    """Mean of a (seeds x items) table with a bootstrap interval that resamples seeds and items together.
+
+    Each resample draws seeds (rows) and items (columns) with replacement, independently, and takes the mean of
+    the crossed table: the interval covers both run-to-run variation (training seeds) and the choice of test
+    items. For a paired difference pass the table of per-item differences. One seed: items only. `n` is the
+    number of cells.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    table = np.asarray(values, dtype=np.float64)
+    if table.ndim != 2:
+        raise ValueError(f"expected a (seeds x items) table, got shape {table.shape}")
+    if table.size == 0:
+        return Estimate(math.nan, math.nan, math.nan, 0)
+    if not np.all(np.isfinite(table)):
+        raise ValueError("the seeds x items table has missing values: score every item of every seed")
+    seeds, items = table.shape
+    value = float(table.mean())
+    if table.size == 1 or num_resamples <= 0:
+        return Estimate(value, value, value, int(table.size))
+    rng = np.random.default_rng(seed)
+    row_counts = rng.multinomial(seeds, np.full(seeds, 1 / seeds), size=num_resamples)
+    column_counts = rng.multinomial(items, np.full(items, 1 / items), size=num_resamples)
+    means = np.einsum("rs,sn,rn->r", row_counts, table, column_counts) / (seeds * items)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return Estimate(value, float(low), float(high), int(table.size))
