@@ -28,6 +28,9 @@ install_requires = [
 
 extras = {
     "deepspeed": ["deepspeed>=0.17"],
+    # Liger's Triton kernels (RMSNorm, RoPE, SwiGLU) behind `use_liger_kernel`; they run on GPUs only, and
+    # the option falls back to the eager layers, with the reason logged, wherever they cannot.
+    "kernels": ["liger-kernel>=0.6"],
     "serving": ["transformers[serving]>=5.17", "httpx>=0.27"],
     # open-clip-torch: the Space's Rectify tab counts CLIP tokens with the offline CLIP vocabulary it ships.
     "space": ["gradio>=5.0", "open-clip-torch>=2.24"],
@@ -37,7 +40,7 @@ extras = {
 }
 # `dev` = everything the CPU test suite needs (DeepSpeed is not: it only matters on GPUs).
 extras["dev"] = sorted(
-    {dep for name in ("serving", "space", "tokenizers-offline", "quality", "tests") for dep in extras[name]}
+    {dep for name in ("serving", "space", "tokenizers-offline", "kernels", "quality", "tests") for dep in extras[name]}
 )
 
 setup(

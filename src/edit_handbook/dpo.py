@@ -38,6 +38,7 @@ from edit_handbook.editcaption.prompts import PROMPT_VERSION
 from edit_handbook.hub.publish import publish_model
 from edit_handbook.hub.revisions import checkpoint_revision_callbacks
 from edit_handbook.hub.run_info import collect_run_info
+from edit_handbook.models.acceleration import apply_liger_kernels, resolve_trainer_speedups
 
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def _setup(argv):
     datasets.utils.logging.set_verbosity(level)
     transformers.utils.logging.set_verbosity(level)
     set_seed(training_args.seed)
+    resolve_trainer_speedups(training_args)  # Liger / torch.compile off, with the reason, where they cannot run
     return script_args, margin, sampler, reference, training_args, model_args
 
 
@@ -114,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     from edit_handbook.editcaption.hae_trainer import HAEDPOTrainer
 
     model, processor, train, evaluation, report = _policy_and_data(script_args, reference, training_args, model_args)
+    apply_liger_kernels(model, training_args)
     peft_config = captioner_peft_config(model_args, freeze_vision_tower=script_args.freeze_vision_tower)
     base_model = script_args.base_model or model_args.model_name_or_path
     dataset_names = [script_args.dataset_name or script_args.dataset_preset or "synthetic"]

@@ -29,6 +29,7 @@ from edit_handbook.editcaption.sft_data import checker_callback, load_sft_datase
 from edit_handbook.hub.publish import publish_model
 from edit_handbook.hub.revisions import checkpoint_revision_callbacks
 from edit_handbook.hub.run_info import collect_run_info
+from edit_handbook.models.acceleration import apply_liger_kernels, resolve_trainer_speedups
 
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     datasets.utils.logging.set_verbosity(training_args.get_process_log_level())
     transformers.utils.logging.set_verbosity(training_args.get_process_log_level())
     set_seed(training_args.seed)
+    resolve_trainer_speedups(training_args)  # Liger / torch.compile off, with the reason, where they cannot run
 
     evaluate = training_args.eval_strategy != "no"
     train_dataset, eval_dataset, report = load_sft_datasets(
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         freeze_vision_tower=script_args.freeze_vision_tower,
         trust_remote_code=training_args.trust_remote_code,
     )
+    apply_liger_kernels(model, training_args)
     dataset_names = [script_args.dataset_name or script_args.dataset_preset or "synthetic"]
     callbacks = checkpoint_revision_callbacks(
         script_args, training_args, base_model=model_args.model_name_or_path, datasets=dataset_names

@@ -142,6 +142,20 @@ class SuperEditTrainingArguments:
     )
     gradient_checkpointing: bool = field(default=True, metadata={"help": "Recompute UNet activations (paper: on)."})
     allow_tf32: bool = field(default=True, metadata={"help": "TF32 matmuls on Ampere+ GPUs."})
+    torch_compile: bool | None = field(
+        default=None,
+        metadata={
+            "help": "torch.compile the UNet in place. Unset: on for CUDA, off elsewhere. If compiling cannot run "
+            "(no Triton, no compiler, a failing compile) the trainer logs why and trains eagerly; refused under ZeRO-3."
+        },
+    )
+    torch_compile_backend: str = field(default="inductor", metadata={"help": "torch.compile backend."})
+    torch_compile_mode: str | None = field(
+        default=None, metadata={"help": "torch.compile mode (default, reduce-overhead, max-autotune)."}
+    )
+    channels_last: bool = field(
+        default=True, metadata={"help": "UNet weights in channels-last memory format (faster convolutions on GPUs)."}
+    )
     use_ema: bool = field(default=True, metadata={"help": "Keep an EMA of the UNet (paper: on); it is what is saved."})
     ema_decay: float = field(default=0.9999, metadata={"help": "EMA decay (diffusers EMAModel, with warm-up off)."})
     checkpointing_steps: int = field(

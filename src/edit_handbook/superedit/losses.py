@@ -86,16 +86,28 @@ def superedit_loss(
     """L = MSE(e_pos, eps) + weight * masked mean of the hinge; without a negative prediction, plain MSE.
 
     `target` is the noise (or velocity, for v-prediction schedulers); `text_kept` is the mask.
+    `negative_prediction` has either one row per example ([B, ...], rows where the text was dropped are
+    masked out) or one row per text-kept example only ([K, ...], in batch order, as the step computes it);
+    both give the same loss.
     """
     d_pos = per_sample_mse(positive_prediction, target)
     noise_mse = d_pos.mean()
     zero = torch.zeros((), device=d_pos.device)
     if negative_prediction is None:
         return SuperEditLoss(noise_mse, noise_mse.detach(), zero, zero, zero)
+    mask = text_kept
+    if negative_prediction.shape[0] != d_pos.shape[0]:  # the text-kept rows only
+        rows = text_kept.nonzero().squeeze(1)
+        if negative_prediction.shape[0] != rows.numel():
+            raise ValueError(
+                f"negative_prediction has {negative_prediction.shape[0]} rows; expected {d_pos.shape[0]} (one per "
+                f"example) or {rows.numel()} (one per text-kept example)"
+            )
+        d_pos, target, mask = d_pos[rows], target[rows], text_kept[rows]
     d_neg = per_sample_mse(negative_prediction, target)
     hinge = triplet_hinge(d_pos, d_neg, margin)
-    triplet = masked_mean(hinge, text_kept)
+    triplet = masked_mean(hinge, mask)
     with torch.no_grad():
-        active = masked_mean((hinge > 0).float(), text_kept)
-        gap = masked_mean(d_neg - d_pos, text_kept)
+        active = masked_mean((hinge > 0).float(), mask)
+        gap = masked_mean(d_neg - d_pos, mask)
     return SuperEditLoss(noise_mse + weight * triplet, noise_mse.detach(), triplet.detach(), active, gap)

@@ -41,23 +41,32 @@ def predict_noise(
     timesteps: torch.Tensor,
     positive_embeds: torch.Tensor,
     negative_embeds: torch.Tensor | None = None,
+    negative_rows: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """UNet predictions for the positive and (optionally) negative prompt from ONE call on a 2B batch.
+    """UNet predictions for the positive and (optionally) negative prompt from ONE call.
 
-    Both halves share the noisy latent, the timestep and the source latent, so they differ only in the
-    text; one call of twice the batch keeps the GPU busier than two calls and launches half the kernels.
+    Both branches share the noisy latent, the timestep and the source latent, so they differ only in the
+    text; one call of B + K rows keeps the GPU busier than two calls and launches half the kernels.
+    `negative_rows` (bool, [B]) limits the negative branch to those examples (K of them; default all):
+    the step passes the text-kept mask, since a negative for a dropped text is never used by the loss.
+    The negative prediction has one row per selected example, in batch order.
     """
     model_input = torch.cat([noisy_latents, source_latents], dim=1)
     if negative_embeds is None:
         return unet(model_input, timesteps, positive_embeds, return_dict=False)[0], None
+    if negative_rows is None:
+        negative_input, negative_timesteps = model_input, timesteps
+    else:
+        negative_input, negative_timesteps = model_input[negative_rows], timesteps[negative_rows]
+        negative_embeds = negative_embeds[negative_rows]
+    size = model_input.shape[0]
     prediction = unet(
-        model_input.repeat(2, 1, 1, 1),
-        timesteps.repeat(2),
+        torch.cat([model_input, negative_input]),
+        torch.cat([timesteps, negative_timesteps]),
         torch.cat([positive_embeds, negative_embeds]),
         return_dict=False,
     )[0]
-    positive, negative = prediction.chunk(2)
-    return positive, negative
+    return prediction[:size], prediction[size:]
 
 
 def diffusion_target(scheduler: DDPMScheduler, latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor):
@@ -94,15 +103,20 @@ def superedit_step(
     uniform = torch.rand(size, generator=generator, device=latents.device)
     text_kept, image_kept = conditioning_dropout_masks(uniform, dropout_probability)
 
-    keep_text = text_kept[:, None, None]
     null = batch.null_embeds.to(batch.positive_embeds.dtype)
-    positive = torch.where(keep_text, batch.positive_embeds, null)
-    # Where the text is dropped the negative becomes the null text too, as in the official code.
-    negative = torch.where(keep_text, batch.negative_embeds, null) if triplet_on else None
+    positive = torch.where(text_kept[:, None, None], batch.positive_embeds, null)
     source = batch.source_latents * image_kept[:, None, None, None].to(batch.source_latents.dtype)
 
+    # The official code turns the negative of a dropped text into the null text and masks its hinge out
+    # of the loss; leaving those rows out of the UNet call computes the same loss with less work.
     positive_prediction, negative_prediction = predict_noise(
-        unet, noisy_latents, source.to(noisy_latents.dtype), timesteps, positive, negative
+        unet,
+        noisy_latents,
+        source.to(noisy_latents.dtype),
+        timesteps,
+        positive,
+        batch.negative_embeds if triplet_on else None,
+        negative_rows=text_kept,
     )
     target = diffusion_target(scheduler, latents, noise, timesteps)
     return superedit_loss(positive_prediction, target, negative_prediction, text_kept, margin=margin, weight=weight)

@@ -28,6 +28,7 @@ from ..data import schema
 from ..hub.cards import model_card, write_card
 from ..hub.run_info import fingerprint, write_run_info
 from ..models import cache_root
+from ..models.acceleration import compile_in_place
 from .caches import build_latent_cache, build_text_cache, module_fingerprint
 from .configs import (
     SuperEditCacheArguments,
@@ -178,6 +179,19 @@ class SuperEditTrainer:
         unet.train()
         if args.gradient_checkpointing:
             unet.enable_gradient_checkpointing()
+        if args.channels_last:
+            unet.to(memory_format=torch.channels_last)
+        unet.to(accelerator.device)
+        self.compile_status = compile_in_place(
+            unet,
+            enabled=args.torch_compile,
+            device=accelerator.device,
+            backend=args.torch_compile_backend,
+            mode=args.torch_compile_mode,
+            incompatible="DeepSpeed ZeRO-3 shards the UNet's parameters" if self.is_zero3 else None,
+            probe=lambda: self._probe_loss(unet),
+        )
+        accelerator.print(self.compile_status)
         self.ema = None
         if args.use_ema:
             self.ema = EMAModel(
@@ -219,6 +233,17 @@ class SuperEditTrainer:
         self.unet_config = unet.config
         self.history: list[dict[str, Any]] = []
         self.global_step = 0
+
+    def _probe_loss(self, unet: UNet2DConditionModel) -> torch.Tensor:
+        """A loss of one training-shaped batch of zeros: compiles the UNet (forward and backward) up front."""
+        batch = self.args.per_device_train_batch_size
+        side = self.data_args.resolution // 2 ** (len(self.vae.config.block_out_channels) - 1)
+        device = self.accelerator.device
+        sample = torch.zeros(batch, unet.config.in_channels, side, side, device=device)
+        text = torch.zeros(batch, 77, unet.config.cross_attention_dim, device=device)
+        with self.accelerator.autocast():
+            prediction = unet(sample, torch.zeros(batch, dtype=torch.long, device=device), text, return_dict=False)[0]
+        return prediction.float().pow(2).mean()
 
     @property
     def is_zero3(self) -> bool:
