@@ -112,3 +112,30 @@ def test_local_batches_group_by_image_count_and_budget_then_size():
     requests[1].max_new_tokens = 32
     batches = backend._batches(requests)
     assert batches == [[3, 4], [5, 0], [2], [1]]
+
+
+def test_local_backend_preprocesses_the_next_batch_while_this_one_generates():
+    """Preprocessing batch i + 1 starts before generation of batch i ends (the overlap synthesis relies on)."""
+    backend = LocalBackend.__new__(LocalBackend)
+    backend.batch_size, backend.prefetch = 1, True
+    events = []
+
+    def inputs(requests, batch):
+        events.append(("prepare", batch[0], time.perf_counter()))
+        time.sleep(0.05)
+        return batch
+
+    def run(batch, max_new_tokens):
+        start = time.perf_counter()
+        time.sleep(0.1)
+        events.append(("generate", batch[0], start, time.perf_counter()))
+        return [f"answer-{batch[0]}"]
+
+    backend._inputs, backend._run = inputs, run
+    replies = backend.generate(requests_for(3))
+    assert [reply.text for reply in replies] == ["answer-0", "answer-1", "answer-2"]
+    prepared = {event[1]: event[2] for event in events if event[0] == "prepare"}
+    generated = {event[1]: event[2:] for event in events if event[0] == "generate"}
+    for index in (0, 1):
+        start, end = generated[index]
+        assert prepared[index + 1] < end, f"batch {index + 1} was prepared only after batch {index} generated"
