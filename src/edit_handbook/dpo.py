@@ -34,6 +34,7 @@ from edit_handbook.editcaption.dpo_setup import (
     with_model_path,
 )
 from edit_handbook.editcaption.modeling import captioner_peft_config, load_captioner
+from edit_handbook.editcaption.prefix_sharing import resolve_prefix_sharing
 from edit_handbook.editcaption.prompts import PROMPT_VERSION
 from edit_handbook.hub.publish import publish_model
 from edit_handbook.hub.revisions import checkpoint_revision_callbacks
@@ -86,6 +87,8 @@ def _policy_and_data(script_args, reference, training_args, model_args):
         max_pixels=script_args.max_pixels,
         freeze_vision_tower=script_args.freeze_vision_tower,
     )
+    # decided once, before the reference pass: a conflicting setting fails at start, and training uses the same
+    script_args.prefix_sharing = resolve_prefix_sharing(script_args.prefix_sharing, model, training_args)
     splits = prepare_reference(
         model,
         processor,
@@ -94,6 +97,7 @@ def _policy_and_data(script_args, reference, training_args, model_args):
         reference,
         training_args.output_dir,
         max_length=training_args.max_length,
+        prefix_sharing=script_args.prefix_sharing,
     )
     return model, processor, splits["train"], splits["eval"], report
 
@@ -133,9 +137,12 @@ def main(argv: list[str] | None = None) -> int:
         margin=margin,
         sampler=sampler,
         reference_check_tolerance=reference.reference_check_tolerance,
+        prefix_sharing=script_args.prefix_sharing,
         callbacks=callbacks,
     )
-    logger.info("reference model in memory: %s", trainer.ref_model is not None)
+    logger.info(
+        "reference model in memory: %s; prefix sharing: %s", trainer.ref_model is not None, trainer.prefix_sharing
+    )
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint is None and os.path.isdir(training_args.output_dir):
         checkpoint = get_last_checkpoint(training_args.output_dir)

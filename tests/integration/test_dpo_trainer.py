@@ -49,11 +49,28 @@ def _args(tmp_path, max_length=None):
 
 
 def _hae_trainer(
-    path, examples, tmp_path, *, gamma=0.0, perturb=False, tolerance=1e-4, max_length=None, margin=None, sampler=None
+    path,
+    examples,
+    tmp_path,
+    *,
+    gamma=0.0,
+    perturb=False,
+    tolerance=1e-4,
+    max_length=None,
+    margin=None,
+    sampler=None,
+    sharing=None,
 ):
     model, processor = _model(path)
     rows = run_reference_pass(
-        model, processor, examples, tmp_path / "ref", fingerprint="t", batch_size=4, max_length=max_length
+        model,
+        processor,
+        examples,
+        tmp_path / "ref",
+        fingerprint="t",
+        batch_size=4,
+        max_length=max_length,
+        prefix_sharing=sharing,
     )
     data = attach_reference(examples, rows)
     if perturb:  # the policy drifts from the reference: delta != 0
@@ -69,6 +86,7 @@ def _hae_trainer(
         margin=margin or HAEMarginArguments(margin_gamma=gamma),
         sampler=sampler or HAESamplerArguments(hard_example_sampler=False),
         reference_check_tolerance=tolerance,
+        prefix_sharing=sharing,
     )
     return trainer, data
 
@@ -82,13 +100,16 @@ def _loss_and_grads(trainer, rows):
     return loss.detach(), grads
 
 
-def test_zero_margins_reproduce_trl_sigmoid_loss_and_gradients(tiny_small_vocab_qwen3_vl_path, examples, tmp_path):
+@pytest.mark.parametrize("sharing", [False, True], ids=["unshared", "prefix-shared"])
+def test_zero_margins_reproduce_trl_sigmoid_loss_and_gradients(
+    tiny_small_vocab_qwen3_vl_path, examples, tmp_path, sharing
+):
     model, processor = _model(tiny_small_vocab_qwen3_vl_path)
     trl_trainer = DPOTrainer(model, args=_args(tmp_path), train_dataset=examples, processing_class=processor)
     trl_loss, trl_grads = _loss_and_grads(trl_trainer, [examples[i] for i in range(4)])
 
-    ours, data = _hae_trainer(tiny_small_vocab_qwen3_vl_path, examples, tmp_path)
-    assert ours.ref_model is None and trl_trainer.ref_model is not None
+    ours, data = _hae_trainer(tiny_small_vocab_qwen3_vl_path, examples, tmp_path, sharing=sharing)
+    assert ours.ref_model is None and trl_trainer.ref_model is not None and ours.prefix_sharing is sharing
     our_loss, our_grads = _loss_and_grads(ours, [ours.train_dataset[i] for i in range(4)])
 
     assert our_loss.item() == pytest.approx(trl_loss.item(), abs=1e-6)

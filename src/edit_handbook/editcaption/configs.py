@@ -121,6 +121,15 @@ class DPOScriptArguments(CaptionerScriptArguments):
             "architecture the dry run sizes before the SFT checkpoint exists."
         },
     )
+    prefix_sharing: bool | None = field(
+        default=None,
+        metadata={
+            "help": "Run each pair's prompt (both images, vision tower included) once for its chosen and rejected "
+            "answers, in training and in the reference pass (docs/prefix_sharing.md). null: on where supported "
+            "(Qwen3-VL, sdpa or eager attention; no MoE, padding_free or torch_compile); true: on, refusing at "
+            "start what cannot work with it; false: TRL's unshared forward."
+        },
+    )
 
 
 @dataclass

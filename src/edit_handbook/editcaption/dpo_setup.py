@@ -90,10 +90,12 @@ def prepare_reference(
     output_dir,
     *,
     max_length: int | None = None,
+    prefix_sharing: bool | None = None,
 ):
     """Each split with the stored reference columns; computed once per (model, data, settings), then reused.
 
-    `max_length` is the trainer's: the reference pass truncates exactly as training does.
+    `max_length` is the trainer's: the reference pass truncates exactly as training does. `prefix_sharing`: as
+    training's (the stored log-probs equal the unshared ones within float noise either way).
     """
     root = Path(reference_args.reference_dir or os.path.join(output_dir, "reference"))
     dtype = next(model.parameters()).dtype
@@ -113,6 +115,7 @@ def prepare_reference(
             shard_size=reference_args.reference_shard_size,
             overwrite=reference_args.reference_overwrite,
             max_length=max_length,
+            prefix_sharing=prefix_sharing,
         )
         out[name] = attach_reference(examples, rows)
         logger.info("reference for %s: %d pairs in %s", name, len(rows), root / name)

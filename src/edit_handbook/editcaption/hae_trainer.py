@@ -11,6 +11,8 @@ What it changes, and where:
 - `_get_train_sampler`: `HardExampleSampler` (with replacement, seeded by (seed, epoch)).
 - `_set_signature_columns_if_needed`: keeps the reference and label columns through column pruning; the
   collator subclass turns them into tensors (TRL's vision collator drops unknown keys).
+- prefix sharing (`prefix_sharing.py`; `prefix_sharing=None`: on where supported): the collator emits each pair's
+  prompt once and hooks on the model run one packed row per pair, handing TRL's loss its usual per-token layout.
 - `_save_checkpoint` / `train`: the sampler's scores go into each checkpoint and come back on resume.
 The policy's per-pair log-probs for the metrics are read from the policy forward TRL already runs (a forward
 hook on the model), not from a second forward.
@@ -28,11 +30,15 @@ import torch
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 from trl import DPOConfig, DPOTrainer
 from trl.trainer import dpo_trainer as trl_dpo
-from trl.trainer.dpo_trainer import DataCollatorForVisionPreference
 
 from edit_handbook.data.schema import ERROR_TYPE, ERROR_TYPES, ID, SEVERITIES, SEVERITY
 from edit_handbook.editcaption import hae
 from edit_handbook.editcaption.configs import HAEMarginArguments, HAESamplerArguments
+from edit_handbook.editcaption.prefix_sharing import (
+    PrefixSharingHooks,
+    SharedPrefixPreferenceCollator,
+    resolve_prefix_sharing,
+)
 from edit_handbook.editcaption.reference_pass import REF_CHOSEN, REF_HARDNESS, REF_REJECTED
 from edit_handbook.editcaption.sampler import HardExampleSampler, PairScores
 
@@ -48,8 +54,9 @@ REFERENCE_FREE_LOSS_TYPES = ("sft",)
 SAMPLER_STATE_FILE = "hae_sampler.json"
 
 
-class HAEPreferenceCollator(DataCollatorForVisionPreference):
-    """TRL's vision-preference collator plus the stored reference, margin, row index and label tensors."""
+class HAEPreferenceCollator(SharedPrefixPreferenceCollator):
+    """TRL's vision-preference collator (each prompt once with prefix sharing) plus the stored reference, margin,
+    row index and label tensors."""
 
     def torch_call(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         extras = [{key: example.pop(key) for key in BATCH_COLUMNS} for example in examples]
@@ -154,6 +161,7 @@ class HAEDPOTrainer(DPOTrainer):
         margin: HAEMarginArguments | None = None,
         sampler: HAESamplerArguments | None = None,
         reference_check_tolerance: float | None = 0.05,
+        prefix_sharing: bool | None = None,
     ) -> None:
         if isinstance(model, str):
             raise TypeError(
@@ -169,7 +177,8 @@ class HAEDPOTrainer(DPOTrainer):
         self.margin_args, self.sampler_args = margin, sampler
         self.reference_check_tolerance = reference_check_tolerance
         self._row_ids = list(train_dataset[ID]) if ID in train_dataset.column_names else None
-        collator = HAEPreferenceCollator(processor=processing_class, max_length=args.max_length)
+        self.prefix_sharing = resolve_prefix_sharing(prefix_sharing, model, args)
+        collator = HAEPreferenceCollator(processing_class, args.max_length, prefix_sharing=self.prefix_sharing)
         with _no_reference_model():
             super().__init__(
                 model=model,
@@ -193,6 +202,8 @@ class HAEDPOTrainer(DPOTrainer):
                 refresh=sampler.sampler_refresh,
             )
         self._policy_log_probs: torch.Tensor | None = None
+        if self.prefix_sharing:  # registered first, so the capture below sees TRL's unshared layout
+            self._prefix_sharing_hooks = PrefixSharingHooks(self.model)
         self.model.register_forward_hook(self._capture_log_probs)
 
     # Columns and sampling

@@ -7,7 +7,7 @@ where it stopped and every row is stored once. Training then reads the stored co
 reference model at all.
 
 - Log-probs come from TRL's own fused LM head, the code path the DPO loss uses, so at step 0 the policy's
-  log-probs equal the stored ones (the trainer checks this).
+  log-probs equal the stored ones (the trainer checks this). With prefix sharing each pair's prompt runs once.
 - Under DeepSpeed ZeRO-3 every forward gathers parameters from all ranks, so every rank runs the same number
   of batches (`pending_for_rank(pad=True)`; padded repeats are skipped by the writer).
 - The folder's fingerprint covers model, data, processor settings and dtype: a stale store is refused.
@@ -31,12 +31,16 @@ import torch
 from accelerate import PartialState
 from transformers import PreTrainedModel, ProcessorMixin
 from transformers.integrations import is_deepspeed_zero3_enabled
-from trl.trainer.dpo_trainer import DataCollatorForVisionPreference
 from trl.trainer.utils import add_fused_lm_head
 
 from edit_handbook.data import schema
 from edit_handbook.data.writer import ShardedWriter, load_shards
 from edit_handbook.editcaption import hae
+from edit_handbook.editcaption.prefix_sharing import (
+    SharedPrefixPreferenceCollator,
+    prefix_sharing_hooks,
+    resolve_prefix_sharing,
+)
 from edit_handbook.editcaption.prompts import PROMPT_VERSION
 
 
@@ -152,19 +156,23 @@ def run_reference_pass(
     shard_size: int = 256,
     overwrite: bool = False,
     max_length: int | None = None,
+    prefix_sharing: bool | None = None,
 ) -> datasets.Dataset:
     """Reference log-probs of every example, one row per id in `examples` order; resumes `output_dir`.
 
     `max_length` must be the trainer's (`DPOConfig.max_length`): both collate with TRL's vision collator, which
     truncates the joined sequence to it, so the stored log-probs cover exactly the tokens training sees.
+    `prefix_sharing` (None: where supported) runs each pair's prompt once (`prefix_sharing.py`).
     """
     ids = list(examples[schema.ID])
     position = {row_id: index for index, row_id in enumerate(ids)}
-    collator = DataCollatorForVisionPreference(processor=processor, max_length=max_length)
+    sharing = resolve_prefix_sharing(prefix_sharing, model)
+    collator = SharedPrefixPreferenceCollator(processor, max_length, prefix_sharing=sharing)
     was_training = model.training
     model.eval()
     with (
         fused_log_probs(model),
+        prefix_sharing_hooks(model, enabled=sharing),
         ShardedWriter(
             output_dir, ROW_FEATURES, fingerprint=fingerprint, shard_size=shard_size, overwrite=overwrite
         ) as writer,
