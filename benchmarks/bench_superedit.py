@@ -2,25 +2,33 @@
 
 (a) reference: what the diffusers InstructPix2Pix example does each step (VAE and text encoder run on
     every batch, one UNet call, no triplet term);
-(b) naive triplet: (a) plus the negative prompt through the text encoder and a second UNet call;
-(c) ours: cached latent moments and text embeddings, triplet on, positive and negative in ONE UNet call
-    (`edit_handbook.superedit.step.superedit_step`).
+(b) naive triplet on cached inputs (the anchor's definition): cached latents and text embeddings, then one
+    UNet call for the positive and a second one for the negative prompt;
+(c) ours: `edit_handbook.superedit.step.superedit_step` on the same cached inputs, triplet on, positive and
+    negative in ONE UNet call with no negative rows for dropped texts, the UNet in channels-last memory
+    format and compiled with `torch.compile` (`--compile`, default on for CUDA; the same fallback as the
+    trainer: a compile that cannot run is logged and (c) runs eagerly).
 
     python benchmarks/bench_superedit.py --device cuda --model-size sd15 --resolution 512 --batch-size 8
-    python benchmarks/bench_superedit.py --device cpu --model-size tiny --resolution 32 --batch-size 8
+    python benchmarks/bench_superedit.py --tiny    # CPU plumbing check, well under 2 minutes
+
+The last line printed holds every ratio; `--output` also writes them as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
+from edit_handbook.models.acceleration import compile_in_place
 from edit_handbook.superedit.losses import conditioning_dropout_masks, superedit_loss
 from edit_handbook.superedit.step import EncodedBatch, superedit_step
 
@@ -89,22 +97,28 @@ class Setup:
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
 
     @torch.no_grad()
-    def encode_every_step(self, with_negative: bool) -> tuple[EncodedBatch, torch.Tensor]:
-        """What the diffusers example computes per batch (plus the negative prompt for (b))."""
+    def encode_every_step(self) -> tuple[EncodedBatch, torch.Tensor]:
+        """What the diffusers example computes per batch: both images through the VAE, the prompt through CLIP."""
         source = self.vae.encode(self.source.to(self.dtype)).latent_dist.mode()
         latents = self.vae.encode(self.target.to(self.dtype)).latent_dist.sample() * SCALING_FACTOR
         batch = EncodedBatch(
             source_latents=source.float(),
             target_moments=torch.empty(0),
             positive_embeds=self.text_encoder(self.positive_ids)[0],
-            negative_embeds=self.text_encoder(self.negative_ids)[0] if with_negative else None,
+            negative_embeds=None,
             null_embeds=self.text_encoder(self.null_ids)[0],
         )
         return batch, latents.float()
 
-    def two_call_loss(self, with_negative: bool) -> torch.Tensor:
-        """(a) and (b): encoders every step, then one UNet call per prompt."""
-        batch, latents = self.encode_every_step(with_negative)
+    def cached_inputs(self) -> tuple[EncodedBatch, torch.Tensor]:
+        """(b)'s inputs: the cached batch, a target latent sampled from its cached distribution."""
+        moments = self.cached.target_moments
+        mean, logvar = moments.chunk(2, dim=1)
+        latents = (mean + torch.exp(0.5 * logvar.clamp(-30.0, 20.0)) * torch.randn_like(mean)) * SCALING_FACTOR
+        return self.cached, latents
+
+    def two_call_loss(self, batch: EncodedBatch, latents: torch.Tensor) -> torch.Tensor:
+        """(a) without a negative; (b) with one: a separate UNet call per prompt."""
         noise = torch.randn_like(latents)
         timesteps = torch.randint(0, 1000, (self.batch_size,), device=self.device)
         noisy = self.scheduler.add_noise(latents, noise, timesteps)
@@ -115,10 +129,16 @@ class Setup:
         positive = torch.where(keep, batch.positive_embeds, batch.null_embeds)
         e_pos = self.unet(model_input, timesteps, positive, return_dict=False)[0]
         e_neg = None
-        if with_negative:
+        if batch.negative_embeds is not None:
             negative = torch.where(keep, batch.negative_embeds, batch.null_embeds)
             e_neg = self.unet(model_input, timesteps, negative, return_dict=False)[0]
         return superedit_loss(e_pos, noise, e_neg, text_kept, margin=5e-3, weight=1.0).loss
+
+    def reference_loss(self) -> torch.Tensor:
+        return self.two_call_loss(*self.encode_every_step())
+
+    def naive_triplet_loss(self) -> torch.Tensor:
+        return self.two_call_loss(*self.cached_inputs())
 
     def ours_loss(self) -> torch.Tensor:
         return superedit_step(
@@ -155,8 +175,13 @@ def measure(setup: Setup, loss_fn: Callable[[], torch.Tensor], steps: int, warmu
     return steps * setup.batch_size / elapsed, peak
 
 
-def main() -> None:
+TINY = ["--device", "cpu", "--model-size", "tiny", "--resolution", "32", "--batch-size", "8", "--steps", "10",
+        "--warmup", "3", "--mixed-precision", "no"]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="the CPU plumbing setting: " + " ".join(TINY))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--model-size", choices=sorted(SIZES), default="sd15")
     parser.add_argument("--resolution", type=int, default=512)
@@ -165,27 +190,56 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--mixed-precision", choices=("bf16", "no"), default="bf16")
     parser.add_argument("--gradient-checkpointing", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--compile", choices=("auto", "on", "off"), default="auto", help="(c): torch.compile the UNet")
+    parser.add_argument("--compile-warmup", type=int, default=3, help="(c): extra warm-up steps that compile")
+    parser.add_argument("--output", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args = parser.parse_args([*TINY, *(argv or [])])
     if args.device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
     setup = Setup(args)
-    modes = {
-        "(a) reference: encoders every step, no triplet": lambda: setup.two_call_loss(with_negative=False),
-        "(b) naive triplet: encoders every step, two UNet calls": lambda: setup.two_call_loss(with_negative=True),
-        "(c) ours: cached, triplet in one 2B UNet call": setup.ours_loss,
-    }
-    print(f"device={args.device} model={args.model_size} resolution={args.resolution} batch={args.batch_size} "
-          f"precision={args.mixed_precision} steps={args.steps} (+{args.warmup} warm-up) threads={torch.get_num_threads()}")  # fmt: skip
-    results = {}
-    for name, loss_fn in modes.items():
-        results[name] = measure(setup, loss_fn, args.steps, args.warmup)
-        rate, peak = results[name]
+    device = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU x {torch.get_num_threads()} threads"
+    print(f"device={device} model={args.model_size} resolution={args.resolution} batch={args.batch_size} "
+          f"precision={args.mixed_precision} steps={args.steps} (+{args.warmup} warm-up)", flush=True)  # fmt: skip
+    results: dict[str, dict] = {}
+
+    def record(key: str, label: str, loss_fn, warmup: int) -> None:
+        rate, peak = measure(setup, loss_fn, args.steps, warmup)
+        results[key] = {"label": label, "images_per_s": rate, "peak_gpu_gib": peak}
         print(
-            f"{name:58s} {rate:9.2f} img/s   peak {f'{peak:.2f} GiB' if peak is not None else 'n/a (CPU)'}", flush=True
+            f"{label:66s} {rate:9.2f} img/s   peak {f'{peak:.2f} GiB' if peak is not None else 'n/a (CPU)'}",
+            flush=True,
         )
-    (a, _), (b, _), (c, _) = results.values()
-    print(f"ratio (c)/(a) = {c / a:.2f} (goal >= 1.3)   ratio (c)/(b) = {c / b:.2f} (goal >= 1.4)")
-    print(f"process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+
+    record("a", "(a) reference: encoders every step, no triplet", setup.reference_loss, args.warmup)
+    record("b", "(b) naive triplet: cached inputs, two UNet calls", setup.naive_triplet_loss, args.warmup)
+    setup.unet.to(memory_format=torch.channels_last)
+    record(
+        "c_eager", "(c) ours, eager: cached, one call, no dropped-text negatives, chl", setup.ours_loss, args.warmup
+    )
+    enabled = {"auto": None, "on": True, "off": False}[args.compile]
+    status = compile_in_place(setup.unet, enabled=enabled, device=setup.device)
+    print(status, flush=True)
+    if status.startswith("torch.compile: on"):
+        record("c", "(c) ours, compiled", setup.ours_loss, args.warmup + args.compile_warmup)
+    else:
+        results["c"] = dict(results["c_eager"], label="(c) ours (compile off: " + status + ")")
+    a, b, c = (results[key]["images_per_s"] for key in ("a", "b", "c"))
+    ratios = {"c/a": c / a, "c/b": c / b, "c_eager/a": results["c_eager"]["images_per_s"] / a}
+    summary = {
+        "benchmark": "superedit", "device": device, "args": {k: str(v) for k, v in vars(args).items()},
+        "compile": status, "results": results, "ratios": ratios, "goals": {"c/a": 1.3, "c/b": 1.4},
+        "process_peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+    }  # fmt: skip
+    if args.output:
+        args.output.write_text(json.dumps(summary, indent=2))
+    print(
+        f"RATIOS superedit: (c)/(a) = {ratios['c/a']:.2f} (goal >= 1.3)  (c)/(b) = {ratios['c/b']:.2f} (goal >= 1.4)  "
+        f"(c eager)/(a) = {ratios['c_eager/a']:.2f}  [{device}]",
+        flush=True,
+    )
+    return summary
 
 
 if __name__ == "__main__":
