@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "edit_handbook.hub.push:main",
         "Publish a captioner, an editor, a dataset folder or the Space to the Hub, with complete cards.",
     ),
+    "replicate": (
+        "edit_handbook.replicate:main",
+        "Run a study end to end: `replicate editcaption --config ...` (SFT vs plain DPO vs HAE-DPO, seeds, report).",
+    ),
     "sft": (
         "edit_handbook.sft:main",
         "EditCaption stage 1: fine-tune a two-image instruction writer (TRL SFTTrainer).",
@@ -55,6 +59,7 @@ RECIPE_PARSERS: dict[str, str] = {
     "dpo": "edit_handbook.dpo:DPOParser",
     "evaluate": "edit_handbook.evaluate:make_parser",
     "generate": "edit_handbook.data.commands:make_generate_parser",
+    "replication": "edit_handbook.replicate:make_parser",
     "sft": "edit_handbook.sft:SFTParser",
     "synthesize": "edit_handbook.synthesize:make_parser",
     "train": "edit_handbook.train_superedit:make_parser",

@@ -1,4 +1,5 @@
-"""The demo's DPO stage: HAE-DPO's smoke recipe from the smoke captioner, and the checker before and after."""
+"""The demo's DPO stage: HAE-DPO's smoke recipe from the smoke captioner; held-out accuracy and critical-error
+rate before and after (the study's verdicts, docs/editcaption_study.md)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ SMOKE_DPO_RECIPE = PACKAGE.parents[1] / "recipes" / "editcaption" / "smoke" / "d
 
 
 @demo_stage(
-    "dpo", order=30, description="HAE-DPO from the smoke captioner (CPU smoke recipe); checker before and after"
+    "dpo",
+    order=30,
+    description="HAE-DPO from the smoke captioner (CPU smoke recipe); held-out accuracy and critical errors before/after",
 )
 def dpo_stage(context: DemoContext) -> None:
+    from edit_handbook.data.synthetic import generate_dataset
     from edit_handbook.dpo import main as dpo_main
-    from edit_handbook.editcaption.smoke import checker_accuracy, smoke_checkpoint, training_pairs
+    from edit_handbook.editcaption.smoke import smoke_checkpoint, training_pairs
+    from edit_handbook.editcaption.study import benchmark_rates
     from edit_handbook.models import load_vlm
 
     captioner = context.artifacts.get("captioner") or smoke_checkpoint()
@@ -34,9 +39,16 @@ def dpo_stage(context: DemoContext) -> None:
         f"margin {last['rewards/margins']:.3f} (critical {last.get('rewards/margins/critical', float('nan')):.3f})"
     )
     pairs = training_pairs()
+    held_out = generate_dataset(
+        64, seed=context.seed + 2000, image_size=64, edit_types=list(dict.fromkeys(pairs["edit_type"]))
+    )
     for label, folder in (("before DPO (SFT)", captioner), ("after HAE-DPO", output_dir)):
         model, processor = load_vlm(folder, dtype=torch.float32)
-        accuracy, _ = checker_accuracy(model, processor, pairs)
-        print(f"  checker accepts {accuracy:.0%} of greedy instructions {label} on the {len(pairs)} smoke pairs")
+        for name, data in (("held-out", held_out), ("training", pairs)):
+            rates = benchmark_rates(model, processor, data)
+            print(
+                f"  {label}, {rates['n']} {name} pairs: checker accepts {rates['correct']:.0%}, "
+                f"critical errors {rates['critical']:.0%} (docs/editcaption_study.md's verdicts)"
+            )
     context.artifacts["dpo_captioner"] = output_dir
     context.record("HAE-DPO captioner", output_dir)
