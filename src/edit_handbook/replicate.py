@@ -253,6 +253,8 @@ def run_study(args: ReplicationArguments) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        make_parser().parse_args_and_config(["--help"])  # prints the study's options and exits
     if not argv or argv[0] != "editcaption":
         print("usage: edit-handbook replicate editcaption --config <study.yaml> [--flag value ...]", file=sys.stderr)
         return 2
