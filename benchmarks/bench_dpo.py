@@ -1,26 +1,32 @@
-"""DPO throughput: TRL `DPOTrainer` defaults vs this project's HAE-DPO recipe, side by side in one process.
+"""DPO end to end: TRL `DPOTrainer` defaults vs this project's HAE-DPO, unshared and prefix-shared, in one run.
 
-    # the issue's GPU benchmark: Qwen3-VL-2B size, two 512 px images, batch 8
-    python benchmarks/bench_dpo.py --size 2b --image-size 512 --batch-size 8 --device cuda
-    # the same script at CPU scale (tiny model, small vocabulary)
-    python benchmarks/bench_dpo.py --size tiny --image-size 64 --batch-size 8 --device cpu
+    # the issue's GPU benchmark: Qwen3-VL-2B size, two 512 px images, batch 8, 1 and 3 epochs
+    python benchmarks/bench_dpo.py --size 2b --image-size 512 --batch-size 8 --pairs 256 --epochs 3 --device cuda
+    # the same script at CPU scale (tiny model, small vocabulary; under 2 minutes)
+    python benchmarks/bench_dpo.py --size tiny --image-size 128 --batch-size 4 --pairs 16 --epochs 3 --device cpu
 
-Both sides train the same randomly initialised model on the same synthetic preference pairs for the same
-number of steps and report pairs/s after warm-up:
-- "TRL defaults": `DPOTrainer` with its default settings (a live reference model run on every step);
-- "recipe": `HAEDPOTrainer` with the training fields of `--recipe` (default: the Qwen3-VL-2B full HAE recipe),
-  full HAE (margins, sampler with refresh) and the stored reference, so no reference forward per step.
-The reference pass is timed on its own (pairs/s); end-to-end times for one and three epochs over
-`--epoch-pairs` pairs are the measured rates combined: TRL = epochs x pairs / rate; recipe = reference pass +
-epochs x pairs / rate. Precomputing moves the reference forward out of the loop: for one epoch it is the same
-work done once up front, so the end-to-end gain there comes only from the other settings; from the second
-epoch on it is saved. The sampler's overhead is its per-epoch draw plus its per-step bookkeeping, over the
+Three arms train the same randomly initialised model on the same synthetic preference pairs for `--epochs`
+epochs, one after the other in this process, each timed end to end from its first forward pass: model loading and
+trainer construction are not timed, everything after is (data loading, image processing, every step).
+- "TRL": `DPOTrainer` with its default settings (a live reference model run on every step of every epoch);
+- "ours, unshared": `HAEDPOTrainer` with the training fields of `--recipe` (default: the Qwen3-VL-2B full HAE
+  recipe; full HAE, sampler with refresh) after its stored reference pass, which is timed as part of the run;
+  `prefix_sharing: false`, so both answers of a pair carry their own copy of the prompt, as TRL's do;
+- "ours, shared": the same with `prefix_sharing: true` in the reference pass and in training (each pair's
+  prompt and images run once, `docs/prefix_sharing.md`).
+The end-to-end time for k epochs is the time to the end of epoch k (plus the reference pass for ours); the
+steady rate is pairs/s over the epochs after the first. On GPU the clock is the wall clock; on CPU the ratios
+use this process's CPU time (one thread, no workers: what the work costs, whatever else shares the cores), and
+the wall-clock ratios are printed too. Both dataloader settings come from `--workers` (the GPU
+anchor used 4 workers; on CPU they would only compete with training for the same cores, so 0 there). The last
+line prints every ratio. The sampler's overhead is its per-epoch draw plus its per-step bookkeeping, over the
 measured step time.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import json
 import sys
@@ -30,21 +36,46 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import TrainerCallback
 from trl import DPOConfig, DPOTrainer
+from trl.trainer.dpo_trainer import DataCollatorForVisionPreference
 
 from edit_handbook.data.synthetic import generate_dataset, preference_pairs
 from edit_handbook.dpo import DPOParser
 from edit_handbook.editcaption.hae_trainer import HAEDPOTrainer
 from edit_handbook.editcaption.preference_data import to_preference_examples
+from edit_handbook.editcaption.prefix_sharing import PACKED_BLOCKS, PAD, SharedPrefixPreferenceCollator
 from edit_handbook.editcaption.reference_pass import attach_reference, run_reference_pass
 from edit_handbook.editcaption.sampler import HardExampleSampler, PairScores
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sft import KNOWN_ARCHITECTURES, SIZES, Throughput, build  # noqa: E402  (same models and timer as SFT)
+from bench_sft import KNOWN_ARCHITECTURES, SIZES, build  # noqa: E402  (same models as SFT)
 
 
 ROOT = Path(__file__).resolve().parents[1]
+ARMS = ("TRL", "ours, unshared", "ours, shared")
+
+
+def now() -> np.ndarray:
+    """(wall seconds, this process's CPU seconds), CUDA synchronised. On a shared CPU machine the CPU time of a
+    one-thread run (no dataloader workers) is what the work costs; the wall time also counts waiting for cores."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return np.array([time.perf_counter(), time.process_time()])
+
+
+class EpochClock(TrainerCallback):
+    """(wall, CPU) seconds from the start of training to the end of each epoch."""
+
+    def __init__(self):
+        self.start, self.epoch_ends = None, []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = now()
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        self.epoch_ends.append(now() - self.start)
 
 
 def defaults_config(common: dict, on_cpu: bool) -> DPOConfig:
@@ -56,13 +87,10 @@ def recipe_configs(recipe: Path, common: dict, on_cpu: bool):
     overrides = [f"--{key}={value}" for key, value in common.items()]
     if on_cpu:
         overrides += ["--use_cpu=true", "--bf16=false"]
-    _, margin, sampler, _, training_args, _ = DPOParser().parse_args_and_config(["--config", str(recipe), *overrides])
-    return margin, sampler, training_args
-
-
-def _pairs_per_s(args, timer, warmup) -> float:
-    pairs = (args.max_steps - warmup) * args.per_device_train_batch_size * args.gradient_accumulation_steps
-    return pairs / (timer.end - timer.start)
+    _, margin, sampler, reference, training_args, _ = DPOParser().parse_args_and_config(
+        ["--config", str(recipe), *overrides]
+    )
+    return margin, sampler, reference, training_args
 
 
 def _free(device):
@@ -76,64 +104,92 @@ def _peak(device):
     return torch.cuda.max_memory_allocated() / 1024**3 if device == "cuda" else None
 
 
-def run_defaults(args, size, image_size, device, examples, warmup, scratch) -> dict:
+def _result(label, clock, reference, pairs, device) -> dict:
+    ends = [reference + end for end in clock.epoch_ends]  # end to end, reference pass included
+    result = {"label": label, "peak_gpu_gib": _peak(device)}
+    for index, clock_name in enumerate(("wall", "cpu")):
+        times = [float(end[index]) for end in ends]
+        steady = (len(times) - 1) * pairs / (times[-1] - times[0]) if len(times) > 1 else pairs / times[0]
+        result |= {
+            f"reference_pass_{clock_name}_s": float(reference[index]),
+            f"epoch_end_{clock_name}_s": times,
+            f"steady_{clock_name}_pairs_per_s": steady,
+        }
+    return result
+
+
+def run_trl(args, size, image_size, device, examples, scratch) -> dict:
     model, processor = build(size, image_size, device)
     model.save_pretrained(Path(scratch) / "policy")  # DPOTrainer builds its reference from the saved path
     model.config._name_or_path = str(Path(scratch) / "policy")
-    timer = Throughput(warmup)
+    clock = EpochClock()
     columns = ["images", "prompt", "chosen", "rejected"]
     trainer = DPOTrainer(
-        model, args=args, train_dataset=examples.select_columns(columns), processing_class=processor, callbacks=[timer]
+        model, args=args, train_dataset=examples.select_columns(columns), processing_class=processor, callbacks=[clock]
     )
     trainer.train()
-    result = {
-        "label": "TRL defaults",
-        "pairs_per_s": _pairs_per_s(args, timer, warmup),
-        "peak_gpu_gib": _peak(device),
-        "gradient_checkpointing": args.gradient_checkpointing,
-        "reference_model": "live, every step",
-    }
+    result = _result(ARMS[0], clock, np.zeros(2), len(examples), device)
     del trainer, model
     _free(device)
     return result
 
 
-def run_recipe(configs, size, image_size, device, examples, warmup, scratch) -> tuple[dict, float]:
-    margin, sampler, args = configs
+def run_ours(configs, sharing: bool, size, image_size, device, examples, scratch) -> dict:
+    margin, sampler, reference, args = configs
     model, processor = build(size, image_size, device)
     model.to(device)
-    start = time.perf_counter()
+    start = now()
     rows = run_reference_pass(
         model,
         processor,
         examples,
-        Path(scratch) / "reference",
+        Path(scratch) / f"reference-{sharing}",
         fingerprint="bench",
-        batch_size=args.per_device_train_batch_size * 2,
+        batch_size=reference.reference_batch_size,
+        max_length=args.max_length,
+        prefix_sharing=sharing,
     )
-    reference_pairs_per_s = len(examples) / (time.perf_counter() - start)
-    timer = Throughput(warmup)
+    reference = now() - start
+    clock = EpochClock()
     trainer = HAEDPOTrainer(
-        model, args, attach_reference(examples, rows), processor, callbacks=[timer], margin=margin, sampler=sampler
+        model,
+        args,
+        attach_reference(examples, rows),
+        processor,
+        callbacks=[clock],
+        margin=margin,
+        sampler=sampler,
+        reference_check_tolerance=reference.reference_check_tolerance,
+        prefix_sharing=sharing,
     )
     trainer.train()
-    result = {
-        "label": "recipe (HAE)",
-        "pairs_per_s": _pairs_per_s(args, timer, warmup),
-        "peak_gpu_gib": _peak(device),
-        "gradient_checkpointing": args.gradient_checkpointing,
-        "reference_model": "none (stored)",
-    }
+    result = _result(ARMS[2 if sharing else 1], clock, reference, len(examples), device)
     del trainer, model
     _free(device)
-    return result, reference_pairs_per_s
+    return result
+
+
+def token_counts(size, image_size, examples, batch_size) -> dict:
+    """Tokens one batch carries through the language model, unshared vs packed, and the prompt's share."""
+    _, processor = build(size, image_size, "cpu")
+    rows = [examples[i] for i in range(min(batch_size, len(examples)))]
+    unshared = DataCollatorForVisionPreference(processor=processor)(copy.deepcopy(rows))
+    shared = SharedPrefixPreferenceCollator(processor)(copy.deepcopy(rows))
+    real = int(unshared["attention_mask"].sum())
+    answers = int(unshared["completion_mask"].sum())
+    return {
+        "unshared_tokens": real,
+        "prompt_share": 1 - answers / real,
+        "packed_tokens": int((shared[PACKED_BLOCKS] != PAD).sum()),
+        "unshared_images": int(unshared["image_grid_thw"].size(0)),
+        "shared_images": int(shared["image_grid_thw"].size(0)),
+    }
 
 
 def sampler_overhead(num_pairs: int, batch_size: int, step_seconds: float, repeats: int = 5) -> float:
     """Per-epoch draw + per-step observe, as a share of the training time of that epoch."""
     rng = np.random.default_rng(0)
     scores = PairScores(
-        rng.random(num_pairs),
         rng.random(num_pairs),
         beta=0.1,
         temperature=1.0,
@@ -152,88 +208,97 @@ def sampler_overhead(num_pairs: int, batch_size: int, step_seconds: float, repea
     return per_epoch / (steps * step_seconds)
 
 
+def ratio_line(results: dict, epochs: int, clock: str) -> str:
+    """All ratios on one line: end to end after 1 and `epochs` epochs (higher: faster than the baseline)."""
+    trl, unshared, shared = (results[label] for label in ARMS)
+    parts = []
+    for name, ours, base in (
+        ("shared/TRL", shared, trl),
+        ("unshared/TRL", unshared, trl),
+        ("shared/unshared", shared, unshared),
+    ):
+        key = f"epoch_end_{clock}_s"
+        speedups = [base[key][k - 1] / ours[key][k - 1] for k in (1, epochs)]
+        parts.append(f"{name} {speedups[0]:.2f}x (1 epoch) {speedups[1]:.2f}x ({epochs} epochs)")
+    return f"ratios, end to end, {clock} time: " + " | ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
-    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--epoch-pairs", type=int, default=10_000, help="dataset size for the end-to-end figures")
+    parser.add_argument("--pairs", type=int, default=None, help="pairs per epoch (default: 256 on GPU, 16 on CPU)")
+    parser.add_argument("--epochs", type=int, default=3, help="train this many epochs; 1 and this are reported")
+    parser.add_argument("--workers", type=int, default=None, help="dataloader workers (default: 4 on GPU, 0 on CPU)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--recipe", type=Path, default=ROOT / "recipes/editcaption/qwen3-vl-2b/dpo/config_full.yaml")
     parser.add_argument("--output", type=Path, help="also write the results as JSON here")
     args = parser.parse_args()
     assert args.size == "tiny" or SIZES[args.size] in KNOWN_ARCHITECTURES
-
-    pairs = generate_dataset(max(16, args.batch_size * 2), seed=0, image_size=args.image_size)
-    examples = to_preference_examples(preference_pairs(pairs))
     on_cpu = args.device == "cpu"
+    num_pairs = args.pairs or (16 if on_cpu else 256)
+    workers = args.workers if args.workers is not None else (0 if on_cpu else 4)
+
+    rows = preference_pairs(generate_dataset(num_pairs, seed=0, image_size=args.image_size))
+    examples = to_preference_examples(rows.select(range(min(num_pairs, len(rows)))))
+    tokens = token_counts(args.size, args.image_size, examples, args.batch_size)
+    results = {}
     with tempfile.TemporaryDirectory() as scratch:
         common = {
             "output_dir": scratch,
-            "max_steps": args.steps,
+            "num_train_epochs": args.epochs,
             "per_device_train_batch_size": args.batch_size,
             "gradient_accumulation_steps": 1,
             "save_strategy": "no",
             "eval_strategy": "no",
             "report_to": "none",
-            "logging_steps": args.steps,
+            "logging_steps": 1000,
             "disable_tqdm": True,
             "seed": 0,
+            "dataloader_num_workers": workers,
+            "dataloader_persistent_workers": workers > 0,
         }
-        if on_cpu:  # worker processes only compete with training for the same two cores
-            common |= {"dataloader_num_workers": 0, "dataloader_persistent_workers": False}
-        defaults = run_defaults(
-            defaults_config(common, on_cpu), args.size, args.image_size, args.device, examples, args.warmup, scratch
+        results[ARMS[0]] = run_trl(
+            defaults_config(common, on_cpu), args.size, args.image_size, args.device, examples, scratch
         )
-        recipe, reference_rate = run_recipe(
-            recipe_configs(args.recipe, common, on_cpu),
-            args.size,
-            args.image_size,
-            args.device,
-            examples,
-            args.warmup,
-            scratch,
-        )
-    ratio = recipe["pairs_per_s"] / defaults["pairs_per_s"]
-    n = args.epoch_pairs
-    end_to_end = {
-        epochs: {
-            "TRL defaults s": epochs * n / defaults["pairs_per_s"],
-            "recipe s": n / reference_rate + epochs * n / recipe["pairs_per_s"],
-        }
-        for epochs in (1, 3)
-    }
-    overhead = sampler_overhead(n, args.batch_size, args.batch_size / recipe["pairs_per_s"])
+        for sharing in (False, True):
+            configs = recipe_configs(args.recipe, common, on_cpu)
+            result = run_ours(configs, sharing, args.size, args.image_size, args.device, examples, scratch)
+            results[result["label"]] = result
+    clock = "cpu" if on_cpu else "wall"  # on CPU: process time, robust to other jobs on shared cores
+    step_s = args.batch_size / results[ARMS[2]][f"steady_{clock}_pairs_per_s"]
+    overhead = sampler_overhead(10_000, args.batch_size, step_s)
     device = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU x {torch.get_num_threads()} threads"
     print(
-        f"\nDPO throughput, {args.size}, 2 x {args.image_size} px, batch {args.batch_size}, {args.steps} steps "
-        f"({args.warmup} warm-up), {device}"
+        f"\nDPO end to end, {args.size}, 2 x {args.image_size} px, batch {args.batch_size}, {len(examples)} pairs x "
+        f"{args.epochs} epochs, {workers} dataloader workers, {device}"
     )
-    for result in (defaults, recipe):
-        print(
-            f"  {result['label']:<13} {result['pairs_per_s']:8.2f} pairs/s  (reference model {result['reference_model']}, "
-            f"gradient checkpointing {result['gradient_checkpointing']}, peak GPU {result['peak_gpu_gib']})"
-        )
-    print(f"  ratio recipe / TRL defaults (training steps): {ratio:.2f}x")
-    print(f"  reference pass: {reference_rate:.2f} pairs/s")
-    for epochs, times in end_to_end.items():
-        print(
-            f"  end to end, {epochs} epoch(s) of {n} pairs: TRL defaults {times['TRL defaults s']:.0f} s, recipe "
-            f"{times['recipe s']:.0f} s incl. reference pass -> {times['TRL defaults s'] / times['recipe s']:.2f}x"
-        )
-    print(f"  sampler overhead: {100 * overhead:.3f}% of step time ({n} pairs)")
+    print(
+        f"  one batch: {tokens['unshared_tokens']} tokens unshared ({100 * tokens['prompt_share']:.0f}% prompt, "
+        f"{tokens['unshared_images']} images) -> {tokens['packed_tokens']} packed ({tokens['shared_images']} images)"
+    )
+    for result in results.values():
+        for name in ("wall", "cpu") if on_cpu else ("wall",):
+            ends = ", ".join(f"{t:.1f}" for t in result[f"epoch_end_{name}_s"])
+            print(
+                f"  {result['label']:<15} {name:>4}: reference pass {result[f'reference_pass_{name}_s']:5.1f} s, end "
+                f"of each epoch [{ends}] s, steady {result[f'steady_{name}_pairs_per_s']:.2f} pairs/s, peak GPU "
+                f"{result['peak_gpu_gib']}"
+            )
+    print(f"  sampler overhead: {100 * overhead:.3f}% of step time (10,000 pairs)")
+    if on_cpu:
+        print(ratio_line(results, args.epochs, "wall"))
+    print(ratio_line(results, args.epochs, clock))
     if args.output:
         args.output.write_text(
             json.dumps(
                 {
                     "args": {k: str(v) for k, v in vars(args).items()},
                     "device": device,
-                    "results": [defaults, recipe],
-                    "ratio": ratio,
-                    "reference_pairs_per_s": reference_rate,
-                    "end_to_end": end_to_end,
+                    "tokens": tokens,
+                    "results": results,
+                    "ratios": ratio_line(results, args.epochs, clock),
                     "sampler_overhead": overhead,
                 },
                 indent=2,

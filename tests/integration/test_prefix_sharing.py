@@ -18,7 +18,12 @@ from edit_handbook.editcaption import prefix_sharing
 from edit_handbook.editcaption.configs import HAEMarginArguments, HAESamplerArguments
 from edit_handbook.editcaption.hae_trainer import HAEDPOTrainer
 from edit_handbook.editcaption.preference_data import to_preference_examples
-from edit_handbook.editcaption.prefix_sharing import SharedPrefixPreferenceCollator, prefix_sharing_hooks
+from edit_handbook.editcaption.prefix_sharing import (
+    PACKED_BLOCKS,
+    PAD,
+    SharedPrefixPreferenceCollator,
+    prefix_sharing_hooks,
+)
 from edit_handbook.editcaption.reference_pass import (
     attach_reference,
     fused_log_probs,
@@ -108,15 +113,17 @@ def test_training_loss_and_gradients_equal_the_unshared_step(tiny_small_vocab_qw
         trainer = _trainer(tiny_small_vocab_qwen3_vl_path, examples, tmp_path, sharing=sharing, lora=lora)
         assert trainer.prefix_sharing is sharing
         trainer.model.train()
-        loss = trainer.compute_loss(
-            trainer.model, trainer.data_collator([trainer.train_dataset[i] for i in range(PAIRS)])
-        )
+        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(PAIRS)])
+        tokens = (batch[PACKED_BLOCKS] != PAD).sum() if sharing else batch["attention_mask"].sum()
+        loss = trainer.compute_loss(trainer.model, batch)
         loss.backward()
         grads = {name: p.grad.clone() for name, p in trainer.model.named_parameters() if p.grad is not None}
         policy = trainer._policy_log_probs.sum(dim=1)
+        assert trainer._metrics["train"]["num_tokens"] == [tokens.item()]  # the tokens the model ran
         results[sharing] = loss.detach(), grads, policy, dict(trainer._metrics["train"])
     (loss, grads, policy, metrics), (shared_loss, shared_grads, shared_policy, shared_metrics) = results.values()
     assert loss.item() > 0.01
+    assert shared_metrics["num_tokens"][0] < 0.7 * metrics["num_tokens"][0]  # each prompt ran once
     assert shared_loss.item() == pytest.approx(loss.item(), abs=1e-6)
     torch.testing.assert_close(shared_policy, policy, atol=1e-4, rtol=1e-6)
     assert shared_grads.keys() == grads.keys() and grads

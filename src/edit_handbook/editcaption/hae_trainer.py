@@ -35,6 +35,8 @@ from edit_handbook.data.schema import ERROR_TYPE, ERROR_TYPES, ID, SEVERITIES, S
 from edit_handbook.editcaption import hae
 from edit_handbook.editcaption.configs import HAEMarginArguments, HAESamplerArguments
 from edit_handbook.editcaption.prefix_sharing import (
+    PACKED_BLOCKS,
+    PAD,
     PrefixSharingHooks,
     SharedPrefixPreferenceCollator,
     resolve_prefix_sharing,
@@ -243,7 +245,17 @@ class HAEDPOTrainer(DPOTrainer):
             gap = (torch.cat([policy_chosen - ref_chosen, policy_rejected - inputs[REF_REJECTED]]) / lengths).abs()
             self._check_reference(gap, torch.cat([extras[INDEX], extras[INDEX]]))
         self._log_unshifted(mode, delta, chosen_logratio, extras)
+        if mode == "train" and self.prefix_sharing:
+            self._count_packed_tokens(inputs)
         return result
+
+    def _count_packed_tokens(self, inputs) -> None:
+        """TRL's `num_tokens` counted the unshared view's tokens; count the packed rows the model ran instead."""
+        view, packed = self.accelerator.gather_for_metrics(
+            (inputs["attention_mask"].sum(), (inputs[PACKED_BLOCKS] != PAD).sum())
+        )
+        self._total_train_tokens += int(packed.sum() - view.sum()) // self._tp_size
+        self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
 
     def _check_reference(self, gap: torch.Tensor, indices: torch.Tensor) -> None:
         """Step 0: the policy is the reference, so its log-probs must equal the stored ones (all ranks agree)."""
