@@ -2,8 +2,8 @@
 
     # the issue's GPU benchmark: Qwen3-VL-2B size, two 512 px images, batch 8, 1 and 3 epochs
     python benchmarks/bench_dpo.py --size 2b --image-size 512 --batch-size 8 --pairs 256 --epochs 3 --device cuda
-    # the same script at CPU scale (tiny model, small vocabulary; under 2 minutes)
-    python benchmarks/bench_dpo.py --size tiny --image-size 128 --batch-size 4 --pairs 16 --epochs 3 --device cpu
+    # the CPU plumbing setting (tiny model, small vocabulary, 16 pairs, 3 epochs, no workers), under 2 minutes
+    python benchmarks/bench_dpo.py --tiny
 
 Three arms train the same randomly initialised model on the same synthetic preference pairs for `--epochs`
 epochs, one after the other in this process, each timed end to end from its first forward pass: model loading and
@@ -15,11 +15,11 @@ trainer construction are not timed, everything after is (data loading, image pro
 - "ours, shared": the same with `prefix_sharing: true` in the reference pass and in training (each pair's
   prompt and images run once, `docs/prefix_sharing.md`).
 The end-to-end time for k epochs is the time to the end of epoch k (plus the reference pass for ours); the
-steady rate is pairs/s over the epochs after the first. On GPU the clock is the wall clock; on CPU the ratios
-use this process's CPU time (one thread, no workers: what the work costs, whatever else shares the cores), and
-the wall-clock ratios are printed too. Both dataloader settings come from `--workers` (the GPU
-anchor used 4 workers; on CPU they would only compete with training for the same cores, so 0 there). The last
-line prints every ratio. The sampler's overhead is its per-epoch draw plus its per-step bookkeeping, over the
+steady rate is pairs/s over the epochs after the first. Every arm loads data with `--workers` dataloader workers
+(default 4, as the anchor; `--tiny` uses 0: on two shared cores workers only compete with training). On GPU the
+clock is the wall clock; on CPU without workers the ratios use this process's CPU time (one thread: what the
+work costs, whatever else shares the cores), and the wall-clock ratios are printed too. The last line prints
+every ratio; `--output` also writes the results as JSON (after every arm). The sampler's overhead is its per-epoch draw plus its per-step bookkeeping, over the
 measured step time.
 """
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import gc
 import json
 import sys
 import tempfile
@@ -50,7 +49,7 @@ from edit_handbook.editcaption.sampler import HardExampleSampler, PairScores
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sft import KNOWN_ARCHITECTURES, SIZES, build  # noqa: E402  (same models as SFT)
+from bench_sft import KNOWN_ARCHITECTURES, SIZES, build, free, peak_gib  # noqa: E402  (same models as SFT)
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,20 +92,9 @@ def recipe_configs(recipe: Path, common: dict, on_cpu: bool):
     return margin, sampler, reference, training_args
 
 
-def _free(device):
-    gc.collect()
-    if device == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def _peak(device):
-    return torch.cuda.max_memory_allocated() / 1024**3 if device == "cuda" else None
-
-
 def _result(label, clock, reference, pairs, device) -> dict:
     ends = [reference + end for end in clock.epoch_ends]  # end to end, reference pass included
-    result = {"label": label, "peak_gpu_gib": _peak(device)}
+    result = {"label": label, "peak_gpu_gib": peak_gib(device)}
     for index, clock_name in enumerate(("wall", "cpu")):
         times = [float(end[index]) for end in ends]
         steady = (len(times) - 1) * pairs / (times[-1] - times[0]) if len(times) > 1 else pairs / times[0]
@@ -130,7 +118,7 @@ def run_trl(args, size, image_size, device, examples, scratch) -> dict:
     trainer.train()
     result = _result(ARMS[0], clock, np.zeros(2), len(examples), device)
     del trainer, model
-    _free(device)
+    free(device)
     return result
 
 
@@ -165,7 +153,7 @@ def run_ours(configs, sharing: bool, size, image_size, device, examples, scratch
     trainer.train()
     result = _result(ARMS[2 if sharing else 1], clock, reference, len(examples), device)
     del trainer, model
-    _free(device)
+    free(device)
     return result
 
 
@@ -208,102 +196,103 @@ def sampler_overhead(num_pairs: int, batch_size: int, step_seconds: float, repea
     return per_epoch / (steps * step_seconds)
 
 
-def ratio_line(results: dict, epochs: int, clock: str) -> str:
-    """All ratios on one line: end to end after 1 and `epochs` epochs (higher: faster than the baseline)."""
+def end_to_end_ratios(results: dict, epochs: int, clock: str) -> dict:
+    """Speed-ups end to end after 1 and `epochs` epochs (baseline time / our time: higher is faster)."""
     trl, unshared, shared = (results[label] for label in ARMS)
-    parts = []
-    for name, ours, base in (
-        ("shared/TRL", shared, trl),
-        ("unshared/TRL", unshared, trl),
-        ("shared/unshared", shared, unshared),
-    ):
-        key = f"epoch_end_{clock}_s"
-        speedups = [base[key][k - 1] / ours[key][k - 1] for k in (1, epochs)]
-        parts.append(f"{name} {speedups[0]:.2f}x (1 epoch) {speedups[1]:.2f}x ({epochs} epochs)")
-    return f"ratios, end to end, {clock} time: " + " | ".join(parts)
+    key, ratios = f"epoch_end_{clock}_s", {}
+    for name, ours, base in (("shared/TRL", shared, trl), ("unshared/TRL", unshared, trl), ("shared/unshared", shared, unshared)):  # fmt: skip
+        for k in (1, epochs):
+            ratios[f"{name}, {k} epoch{'s' * (k > 1)}"] = base[key][k - 1] / ours[key][k - 1]
+    return ratios
 
 
-def main() -> None:
+def ratio_line(ratios: dict, clock: str, device: str) -> str:
+    """Every ratio on one line, the goal next to the ones it applies to."""
+    parts = [f"{name} = {value:.2f}" + (" (goal >= 2.0)" if name.startswith("shared/TRL") else "") for name, value in ratios.items()]  # fmt: skip
+    return f"RATIOS dpo ({clock} time, end to end): " + "  ".join(parts) + f"  [{device}]"
+
+
+TINY = ["--size", "tiny", "--image-size", "128", "--batch-size", "4", "--pairs", "16", "--epochs", "3", "--workers", "0", "--device", "cpu"]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="the CPU plumbing setting: " + " ".join(TINY))
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--pairs", type=int, default=None, help="pairs per epoch (default: 256 on GPU, 16 on CPU)")
+    parser.add_argument("--pairs", type=int, default=256, help="pairs per epoch")
     parser.add_argument("--epochs", type=int, default=3, help="train this many epochs; 1 and this are reported")
-    parser.add_argument("--workers", type=int, default=None, help="dataloader workers (default: 4 on GPU, 0 on CPU)")
+    parser.add_argument("--workers", type=int, default=4, help="dataloader workers of every arm (the anchor's 4)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--recipe", type=Path, default=ROOT / "recipes/editcaption/qwen3-vl-2b/dpo/config_full.yaml")
     parser.add_argument("--output", type=Path, help="also write the results as JSON here")
-    args = parser.parse_args()
-    assert args.size == "tiny" or SIZES[args.size] in KNOWN_ARCHITECTURES
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args = parser.parse_args([*TINY, *(argv or [])])
+    assert args.size == "tiny" or SIZES[args.size] in KNOWN_ARCHITECTURES and args.epochs >= 1
     on_cpu = args.device == "cpu"
-    num_pairs = args.pairs or (16 if on_cpu else 256)
-    workers = args.workers if args.workers is not None else (0 if on_cpu else 4)
+    clock = "cpu" if on_cpu and args.workers == 0 else "wall"  # CPU time: robust to other jobs on shared cores
+    device = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU x {torch.get_num_threads()} threads"
 
-    rows = preference_pairs(generate_dataset(num_pairs, seed=0, image_size=args.image_size))
-    examples = to_preference_examples(rows.select(range(min(num_pairs, len(rows)))))
+    rows = preference_pairs(generate_dataset(args.pairs, seed=0, image_size=args.image_size))
+    examples = to_preference_examples(rows.select(range(min(args.pairs, len(rows)))))
     tokens = token_counts(args.size, args.image_size, examples, args.batch_size)
-    results = {}
+    summary = {"benchmark": "dpo", "device": device, "args": {k: str(v) for k, v in vars(args).items()},
+               "pairs": len(examples), "tokens": tokens, "clock": clock, "results": [], "ratios": {},
+               "goals": {f"shared/TRL, {k} epoch{'s' * (k > 1)}": 2.0 for k in (1, args.epochs)}}  # fmt: skip
+
+    def save(result: dict) -> None:
+        summary["results"].append(result)
+        peak = "n/a (CPU)" if result["peak_gpu_gib"] is None else f"{result['peak_gpu_gib']:.1f} GiB"
+        for name in ("wall", "cpu") if on_cpu else ("wall",):
+            ends = ", ".join(f"{t:.1f}" for t in result[f"epoch_end_{name}_s"])
+            print(
+                f"  {result['label']:<15} {name:>4}: reference pass {result[f'reference_pass_{name}_s']:5.1f} s, end "
+                f"of each epoch [{ends}] s, steady {result[f'steady_{name}_pairs_per_s']:.2f} pairs/s, peak GPU {peak}",
+                flush=True,
+            )
+        if args.output:
+            args.output.write_text(json.dumps(summary, indent=2))
+
+    print(
+        f"DPO end to end, {args.size}, 2 x {args.image_size} px, batch {args.batch_size}, {len(examples)} pairs x "
+        f"{args.epochs} epochs, {args.workers} dataloader workers, {device}\n"
+        f"  one batch: {tokens['unshared_tokens']} tokens unshared ({100 * tokens['prompt_share']:.0f}% prompt, "
+        f"{tokens['unshared_images']} images) -> {tokens['packed_tokens']} packed ({tokens['shared_images']} images)",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as scratch:
         common = {
             "output_dir": scratch,
             "num_train_epochs": args.epochs,
             "per_device_train_batch_size": args.batch_size,
             "gradient_accumulation_steps": 1,
+            "dataloader_num_workers": args.workers,
+            "dataloader_persistent_workers": args.workers > 0,
             "save_strategy": "no",
             "eval_strategy": "no",
             "report_to": "none",
             "logging_steps": 1000,
             "disable_tqdm": True,
             "seed": 0,
-            "dataloader_num_workers": workers,
-            "dataloader_persistent_workers": workers > 0,
         }
-        results[ARMS[0]] = run_trl(
-            defaults_config(common, on_cpu), args.size, args.image_size, args.device, examples, scratch
-        )
+        save(run_trl(defaults_config(common, on_cpu), args.size, args.image_size, args.device, examples, scratch))
         for sharing in (False, True):
             configs = recipe_configs(args.recipe, common, on_cpu)
-            result = run_ours(configs, sharing, args.size, args.image_size, args.device, examples, scratch)
-            results[result["label"]] = result
-    clock = "cpu" if on_cpu else "wall"  # on CPU: process time, robust to other jobs on shared cores
+            save(run_ours(configs, sharing, args.size, args.image_size, args.device, examples, scratch))
+    results = {result["label"]: result for result in summary["results"]}
     step_s = args.batch_size / results[ARMS[2]][f"steady_{clock}_pairs_per_s"]
-    overhead = sampler_overhead(10_000, args.batch_size, step_s)
-    device = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU x {torch.get_num_threads()} threads"
-    print(
-        f"\nDPO end to end, {args.size}, 2 x {args.image_size} px, batch {args.batch_size}, {len(examples)} pairs x "
-        f"{args.epochs} epochs, {workers} dataloader workers, {device}"
-    )
-    print(
-        f"  one batch: {tokens['unshared_tokens']} tokens unshared ({100 * tokens['prompt_share']:.0f}% prompt, "
-        f"{tokens['unshared_images']} images) -> {tokens['packed_tokens']} packed ({tokens['shared_images']} images)"
-    )
-    for result in results.values():
-        for name in ("wall", "cpu") if on_cpu else ("wall",):
-            ends = ", ".join(f"{t:.1f}" for t in result[f"epoch_end_{name}_s"])
-            print(
-                f"  {result['label']:<15} {name:>4}: reference pass {result[f'reference_pass_{name}_s']:5.1f} s, end "
-                f"of each epoch [{ends}] s, steady {result[f'steady_{name}_pairs_per_s']:.2f} pairs/s, peak GPU "
-                f"{result['peak_gpu_gib']}"
-            )
-    print(f"  sampler overhead: {100 * overhead:.3f}% of step time (10,000 pairs)")
-    if on_cpu:
-        print(ratio_line(results, args.epochs, "wall"))
-    print(ratio_line(results, args.epochs, clock))
+    summary["sampler_overhead"] = sampler_overhead(10_000, args.batch_size, step_s)
+    print(f"  sampler overhead: {100 * summary['sampler_overhead']:.3f}% of step time (10,000 pairs)")
+    if clock != "wall":
+        summary["ratios_wall"] = end_to_end_ratios(results, args.epochs, "wall")
+        print("  " + ratio_line(summary["ratios_wall"], "wall", device))
+    summary["ratios"] = end_to_end_ratios(results, args.epochs, clock)
     if args.output:
-        args.output.write_text(
-            json.dumps(
-                {
-                    "args": {k: str(v) for k, v in vars(args).items()},
-                    "device": device,
-                    "tokens": tokens,
-                    "results": results,
-                    "ratios": ratio_line(results, args.epochs, clock),
-                    "sampler_overhead": overhead,
-                },
-                indent=2,
-            )
-        )
+        args.output.write_text(json.dumps(summary, indent=2))
+    print(ratio_line(summary["ratios"], clock, device), flush=True)
+    return summary
 
 
 if __name__ == "__main__":
