@@ -137,7 +137,7 @@ def run_ours(configs, sharing: bool, size, image_size, device, examples, scratch
         max_length=args.max_length,
         prefix_sharing=sharing,
     )
-    reference = now() - start
+    reference_time = now() - start
     clock = EpochClock()
     trainer = HAEDPOTrainer(
         model,
@@ -151,7 +151,7 @@ def run_ours(configs, sharing: bool, size, image_size, device, examples, scratch
         prefix_sharing=sharing,
     )
     trainer.train()
-    result = _result(ARMS[2 if sharing else 1], clock, reference, len(examples), device)
+    result = _result(ARMS[2 if sharing else 1], clock, reference_time, len(examples), device)
     del trainer, model
     free(device)
     return result
@@ -227,9 +227,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--recipe", type=Path, default=ROOT / "recipes/editcaption/qwen3-vl-2b/dpo/config_full.yaml")
     parser.add_argument("--output", type=Path, help="also write the results as JSON here")
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    if args.tiny:
-        args = parser.parse_args([*TINY, *(argv or [])])
+    if args.tiny:  # the flags given after the preset override it
+        args = parser.parse_args([*TINY, *argv])
     assert args.size == "tiny" or SIZES[args.size] in KNOWN_ARCHITECTURES and args.epochs >= 1
     on_cpu = args.device == "cpu"
     clock = "cpu" if on_cpu and args.workers == 0 else "wall"  # CPU time: robust to other jobs on shared cores

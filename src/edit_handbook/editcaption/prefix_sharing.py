@@ -241,10 +241,6 @@ class SharedPrefixPreferenceCollator(DataCollatorForVisionPreference):
         return output
 
 
-def is_shared_batch(batch: dict) -> bool:
-    return PACKED_IDS in batch
-
-
 # Model glue
 
 
@@ -281,8 +277,6 @@ def unsupported_reasons(model, args=None) -> list[str]:
             "fused_linear_cross_entropy"
         ):
             reasons.append("Liger's fused linear cross-entropy (it replaces the fused LM head the hooks unpack)")
-        if getattr(args, "ld_alpha", None) is not None:
-            reasons.append("ld_alpha (not tested with the packed layout)")
     return reasons
 
 
