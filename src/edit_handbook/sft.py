@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     callbacks = checkpoint_revision_callbacks(
         script_args, training_args, base_model=model_args.model_name_or_path, datasets=dataset_names
     )
-    if script_args.stop_at_checker_accuracy is not None:
+    if script_args.stop_at_checker_accuracy is not None or script_args.checker_eval_seed is not None:
         callbacks.append(checker_callback(script_args, processor))
     trainer = SFTTrainer(
         model=model,

@@ -68,8 +68,8 @@ def test_rectify_targets_over_77_clip_tokens_name_the_row(pairs):
 def test_missing_answer_column_and_unknown_task_are_clear(pairs):
     with pytest.raises(DataValidationError, match="rectified_instruction"):
         to_sft_examples(pairs.remove_columns("rectified_instruction"), tasks=("rectify",))
-    with pytest.raises(ValueError, match="unknown task 'describe'"):
-        to_sft_examples(pairs, tasks=("describe",))
+    with pytest.raises(ValueError, match="unknown task 'summarise'"):
+        to_sft_examples(pairs, tasks=("summarise",))
 
 
 def test_rectify_prompt_needs_the_claimed_instruction():

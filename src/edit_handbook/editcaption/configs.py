@@ -53,11 +53,28 @@ class CaptionerScriptArguments(DataArguments, CheckpointRevisionArguments):
     stop_at_checker_accuracy: float | None = field(
         default=None,
         metadata={
-            "help": "Synthetic data only: every checker_eval_steps, caption the training pairs greedily and stop "
-            "once the exact checker accepts this share of them (the smoke recipe trains to 0.9)."
+            "help": "Synthetic data only: every checker_eval_steps, caption checker pairs greedily (fresh pairs of "
+            "checker_eval_seed, or the training pairs if that is unset) and stop once the exact checker accepts "
+            "this share of them. Unset: the accuracy is still logged when checker_eval_seed is set."
         },
     )
     checker_eval_steps: int = field(default=250, metadata={"help": "Steps between checker evaluations."})
+    checker_eval_seed: int | None = field(
+        default=None,
+        metadata={
+            "help": "Generator seed of fresh validation pairs (same edit types and image size as the training data) "
+            "for the checker evaluations: held-out accuracy per failure mode is logged, and stopping uses it. Use a "
+            "seed reserved for validation, never the test seed or dataset_seed."
+        },
+    )
+    checker_eval_pairs: int = field(default=96, metadata={"help": "Number of validation pairs (checker_eval_seed)."})
+    dataset_shuffle_images: bool = field(
+        default=False,
+        metadata={
+            "help": "Blind control: give every row the images of another row (a seeded permutation), so the model can "
+            "learn only the text. A recipe must beat its blind control on fresh pairs to show that it sees."
+        },
+    )
     dry_run: bool = field(
         default=False,
         metadata={

@@ -28,17 +28,31 @@ SMOKE_MODEL_KWARGS = {"hidden_size": 128, "num_hidden_layers": 2, "vision_hidden
 # set and ignores the images (stuck at 3% after 6,000 steps). Centred this way the background is ~0 and the
 # shapes are large inputs: the model uses the images within a few hundred steps (measured: 100% after 300).
 SMOKE_IMAGE_STD = 0.25
+# The captioner that sees (recipes/editcaption/tiny-see): 128 px images in 16 px patches, so each image is 16 merged
+# tokens and a shape is one or a few of them; a vision tower as wide as the language model; RoPE base 1e4 (see
+# `models.tiny.TINY_ROPE_THETA`). Why each choice, with the measurements: recipes/editcaption/tiny-see/README.md.
+SEE_MODEL = "tiny-qwen3-vl-see"
+SEE_IMAGE_SIZE = 128
+SEE_MODEL_KWARGS = {
+    "hidden_size": 128,
+    "num_hidden_layers": 2,
+    "vision_hidden_size": 128,
+    "vision_depth": 2,
+    "patch_size": 16,
+    "min_pixels": SEE_IMAGE_SIZE * SEE_IMAGE_SIZE,
+    "max_pixels": SEE_IMAGE_SIZE * SEE_IMAGE_SIZE,
+}
 _SMOKE_BUILDER_VERSION = 1
 
 
-def _smoke_model() -> Path:
-    """The tiny Qwen3-VL + small tokenizer, its processor normalising pixels around the synthetic background."""
+def _synthetic_model(kwargs: dict, name: str) -> Path:
+    """A tiny Qwen3-VL + small tokenizer, its processor normalising pixels around the synthetic background."""
     from transformers import AutoProcessor
 
     from edit_handbook.data.synthetic.scene import BACKGROUND
     from edit_handbook.models.cache import cached_build
 
-    base = tiny_qwen3_vl(small_tokenizer_path(), **SMOKE_MODEL_KWARGS)
+    base = tiny_qwen3_vl(small_tokenizer_path(), **kwargs)
     mean = [round(channel / 255, 4) for channel in BACKGROUND]
     std = [SMOKE_IMAGE_STD] * 3
 
@@ -51,10 +65,18 @@ def _smoke_model() -> Path:
         processor.save_pretrained(folder)
 
     payload = {"base": str(base), "image_mean": mean, "image_std": std, "builder_version": _SMOKE_BUILDER_VERSION}
-    return cached_build("models/qwen3-vl-smoke", payload, build)
+    return cached_build(f"models/{name}", payload, build)
 
 
-TINY_MODELS: dict[str, Callable[[], Path]] = {SMOKE_MODEL: _smoke_model}
+def _smoke_model() -> Path:
+    return _synthetic_model(SMOKE_MODEL_KWARGS, "qwen3-vl-smoke")
+
+
+def _see_model() -> Path:
+    return _synthetic_model(SEE_MODEL_KWARGS, "qwen3-vl-see")
+
+
+TINY_MODELS: dict[str, Callable[[], Path]] = {SMOKE_MODEL: _smoke_model, SEE_MODEL: _see_model}
 # Where the vision encoder lives in the image-text-to-text models we support (Qwen2.5-VL/Qwen3-VL: `visual`).
 VISION_TOWER_NAMES = ("visual", "vision_tower", "vision_model")
 

@@ -4,13 +4,15 @@ Training (`sft_data`), inference (`describe_edit`), the synthesis engine and the
 messages here, so a model is always asked exactly what it was trained on. Changing any text below changes
 what a fine-tuned model expects: bump `PROMPT_VERSION` (it is recorded in run info and dataset cards).
 
-Two tasks:
+Three tasks:
 - `caption`: one imperative editing instruction (EditCaption, arXiv 2604.08213).
 - `rectify`: SuperEdit's four-aspect description of the change (global layout, local objects, details, style;
   arXiv 2505.02370), which must fit CLIP's 77 tokens, so that an open fine-tuned VLM can replace GPT-4o as
   SuperEdit's rectifier. The original (possibly wrong) instruction is shown as a hint, as SuperEdit does.
+- `describe`: one image, every object in it (a dense first stage that teaches a tiny model from scratch to see
+  the synthetic scenes, as a pretrained VLM already can before EditCaption's SFT).
 
-Both images are always given labelled and in the same order, source first, so "left"/"right" and
+Both images of a pair are always given labelled and in the same order, source first, so "left"/"right" and
 "before"/"after" can never be read the wrong way round.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-PROMPT_VERSION = "editcaption-prompts-v1"
+PROMPT_VERSION = "editcaption-prompts-v2"
 SOURCE_LABEL = "Source image:"
 EDITED_LABEL = "Edited image:"
 # Short on purpose: every prompt token dilutes the attention a small model pays to the image tokens.
@@ -36,6 +38,7 @@ class TaskPrompt:
     request: str
     max_new_tokens: int
     needs_instruction: bool = False
+    num_images: int = 2
 
 
 TASKS: dict[str, TaskPrompt] = {
@@ -52,6 +55,12 @@ TASKS: dict[str, TaskPrompt] = {
         ),
         max_new_tokens=96,
         needs_instruction=True,
+    ),
+    "describe": TaskPrompt(
+        name="describe",
+        request="List every object: size, colour, pattern, shape, row and column.",
+        max_new_tokens=64,
+        num_images=1,
     ),
 }
 
@@ -73,7 +82,14 @@ def user_request(task: str, instruction: str | None = None) -> str:
 
 
 def prompt_messages(task: str, instruction: str | None = None) -> list[dict]:
-    """System + user turns with two labelled image placeholders, source first; fill them with [source, edited]."""
+    """System + user turns with two labelled image placeholders, source first; fill them with [source, edited].
+
+    `describe` shows one unlabelled image."""
+    if get_task(task).num_images == 1:
+        return [
+            {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": user_request(task)}]},
+        ]
     return [
         {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
         {

@@ -22,7 +22,12 @@ from edit_handbook.editcaption.prompts import CLIP_MAX_TOKENS, TASKS, completion
 
 
 # The canonical column that holds each task's answer.
-ANSWER_COLUMN = {"caption": schema.INSTRUCTION, "rectify": schema.RECTIFIED}
+ANSWER_COLUMN = {"caption": schema.INSTRUCTION, "rectify": schema.RECTIFIED, "describe": "source_description"}
+# `describe` makes one single-image example per image of the pair: (image column, answer column).
+DESCRIBE_COLUMNS = ((schema.SOURCE_IMAGE, "source_description"), (schema.TARGET_IMAGE, "target_description"))
+# What the blind control moves between rows: the images and what describes them alone.
+IMAGE_AND_DESCRIPTION_COLUMNS = {schema.SOURCE_IMAGE, schema.TARGET_IMAGE, "source_description", "target_description"}
+FLAWED_COLUMN = "flawed_instructions"  # synthetic rows' realistic wrong instructions (the rectify hints)
 SFT_FEATURES = datasets.Features(
     {
         "images": datasets.Sequence(datasets.Image()),
@@ -48,11 +53,27 @@ def clip_token_count(text: str, clip_tokenizer: PreTrainedTokenizerBase) -> int:
     return len(clip_tokenizer(text, truncation=False)["input_ids"])
 
 
+def _hint(batch: dict, position: int, index: int) -> str:
+    """The claimed edit `rectify` shows: on synthetic rows (which carry flawed instructions) every other row gets
+    a flawed one, so neither "copy the hint" nor "the hint is wrong" can be learned from the text alone."""
+    flawed = (batch.get(FLAWED_COLUMN) or [None] * (position + 1))[position]
+    if flawed and index % 2:
+        return flawed[(index // 2) % len(flawed)]
+    return batch[schema.INSTRUCTION][position]
+
+
 def _examples(batch: dict, indices: list[int], tasks: Sequence[str], clip_tokenizer, max_clip_tokens: int) -> dict:
     out: dict[str, list] = {name: [] for name in SFT_FEATURES}
     for position, index in enumerate(indices):
         images = [batch[schema.SOURCE_IMAGE][position], batch[schema.TARGET_IMAGE][position]]
         for task in tasks:
+            if task == "describe":
+                for image_column, answer_column in DESCRIBE_COLUMNS:
+                    out["images"].append([batch[image_column][position]])
+                    out["prompt"].append(prompt_messages(task))
+                    out["completion"].append(completion_messages(batch[answer_column][position]))
+                    out["task"].append(task)
+                continue
             column = ANSWER_COLUMN[task]
             answer = (batch.get(column) or [None] * len(indices))[position]
             if not answer or not answer.strip():
@@ -72,7 +93,7 @@ def _examples(batch: dict, indices: list[int], tasks: Sequence[str], clip_tokeni
                         "summarise the description (do not truncate it) or filter such rows before training",
                     )
             out["images"].append(images)
-            out["prompt"].append(prompt_messages(task, batch[schema.INSTRUCTION][position]))
+            out["prompt"].append(prompt_messages(task, _hint(batch, position, index)))
             out["completion"].append(completion_messages(answer.strip()))
             out["task"].append(task)
     return out
@@ -96,7 +117,8 @@ def to_sft_examples(
         get_task(task)
     if not tasks:
         raise ValueError(f"give at least one task from {', '.join(TASKS)}")
-    missing = {ANSWER_COLUMN[t] for t in tasks} - set(dataset.column_names)
+    needed = {ANSWER_COLUMN[t] for t in tasks} | ({c for _, c in DESCRIBE_COLUMNS} if "describe" in tasks else set())
+    missing = needed - set(dataset.column_names)
     if missing:
         raise DataValidationError(
             None,
@@ -141,6 +163,8 @@ def load_sft_datasets(script_args, *, evaluate: bool, clip_tokenizer: PreTrained
             edit_types=tuple(script_args.dataset_synthetic_edit_types or ()) or None,
         )
     train, report = load_edit_pairs(**kwargs)
+    if script_args.dataset_shuffle_images:
+        train = shuffle_images(train, script_args.dataset_seed)
     evaluation = None
     if evaluate and script_args.dataset_eval_fraction > 0:
         split = train.train_test_split(test_size=script_args.dataset_eval_fraction, seed=script_args.dataset_seed)
@@ -160,22 +184,45 @@ def load_sft_datasets(script_args, *, evaluate: bool, clip_tokenizer: PreTrained
 
 
 def checker_callback(script_args, processor):
-    """`CheckerAccuracyCallback` on the synthetic training pairs (regenerated: the examples lost `edit_spec`)."""
+    """`CheckerAccuracyCallback` on fresh validation pairs (`checker_eval_seed`), or on the synthetic training pairs
+    (regenerated: the examples lost `edit_spec`) when no validation seed is given."""
     from edit_handbook.data.loading import SYNTHETIC
     from edit_handbook.data.synthetic import generate_dataset
     from edit_handbook.editcaption.callbacks import CheckerAccuracyCallback
 
-    if (script_args.dataset_name or SYNTHETIC) != SYNTHETIC or script_args.dataset_eval_fraction:
+    held_out = script_args.checker_eval_seed is not None
+    if (script_args.dataset_name or SYNTHETIC) != SYNTHETIC or (script_args.dataset_eval_fraction and not held_out):
         raise ValueError(
-            "stop_at_checker_accuracy needs dataset_name: synthetic (the checker needs each pair's edit_spec) "
-            "and no dataset_eval_fraction (it checks the training pairs); unset it for other data"
+            "checker evaluation needs dataset_name: synthetic (the checker needs each pair's edit_spec); without "
+            "checker_eval_seed it checks the training pairs, so unset dataset_eval_fraction"
+        )
+    if held_out and script_args.checker_eval_seed == script_args.dataset_seed:
+        raise ValueError(
+            f"checker_eval_seed {script_args.checker_eval_seed} is the training seed: choose a validation seed"
         )
     pairs = generate_dataset(
-        script_args.dataset_synthetic_pairs,
-        seed=script_args.dataset_seed,
+        script_args.checker_eval_pairs if held_out else script_args.dataset_synthetic_pairs,
+        seed=script_args.checker_eval_seed if held_out else script_args.dataset_seed,
         image_size=script_args.dataset_synthetic_image_size,
         edit_types=tuple(script_args.dataset_synthetic_edit_types or ()) or None,
     )
     return CheckerAccuracyCallback(
-        pairs, processor, every=script_args.checker_eval_steps, target=script_args.stop_at_checker_accuracy
+        pairs,
+        processor,
+        every=script_args.checker_eval_steps,
+        target=script_args.stop_at_checker_accuracy,
+        label=f"fresh pairs (seed {script_args.checker_eval_seed})" if held_out else "training pairs",
     )
+
+
+def shuffle_images(dataset: datasets.Dataset, seed: int) -> datasets.Dataset:
+    """The blind control's data: every row keeps its texts but shows another row's images (and their scene
+    descriptions), so the instruction cannot be read from the images it is shown with."""
+    import numpy as np
+
+    cycle = np.random.default_rng(seed).permutation(len(dataset))
+    order = np.empty_like(cycle)
+    order[cycle] = np.roll(cycle, -1)  # row cycle[i] shows the images of row cycle[i + 1]: never its own
+    images = dataset.select_columns(IMAGE_AND_DESCRIPTION_COLUMNS & set(dataset.column_names)).select(order)
+    rest = dataset.remove_columns(list(IMAGE_AND_DESCRIPTION_COLUMNS & set(dataset.column_names)))
+    return datasets.concatenate_datasets([rest, images.flatten_indices()], axis=1)

@@ -23,6 +23,7 @@ from edit_handbook.data.synthetic.language import (
     negative_instructions,
     rectified_description,
     reference_instruction,
+    scene_description,
 )
 from edit_handbook.editcaption.prompts import prompt_texts
 from edit_handbook.models.cache import cached_build
@@ -35,7 +36,7 @@ _CORPUS_EDITS = 3000
 # BPE merges them into whole words too: shorter sequences for the fixture to attend over.
 _FIXED_TEXT_WEIGHT = 200
 _CHAT_ROLES = ("system", "user", "assistant")
-_BUILDER_VERSION = 2
+_BUILDER_VERSION = 3
 
 
 def synthetic_corpus(num_edits: int = _CORPUS_EDITS, seed: int = 0) -> list[str]:
@@ -43,8 +44,9 @@ def synthetic_corpus(num_edits: int = _CORPUS_EDITS, seed: int = 0) -> list[str]
     rng = random.Random(f"small-tokenizer:{seed}")
     lines = [*prompt_texts(), *_CHAT_ROLES] * _FIXED_TEXT_WEIGHT
     for index in range(num_edits):
-        _, _, spec = sample_edit(rng, EDIT_TYPES[index % len(EDIT_TYPES)])
+        source, target, spec = sample_edit(rng, EDIT_TYPES[index % len(EDIT_TYPES)])
         lines += [reference_instruction(spec), rectified_description(spec)]
+        lines += [scene_description(source), scene_description(target)]
         lines += [text for text, _ in negative_instructions(spec, rng)]
         lines += [text for text, _, _ in flawed_instructions(spec, rng)]
     return lines

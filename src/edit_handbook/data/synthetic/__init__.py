@@ -19,7 +19,13 @@ import datasets
 from .. import schema
 from .checker import CheckResult, check_instruction, parse
 from .edits import EDIT_TYPES, FAILURE_MODE, sample_edit
-from .language import flawed_instructions, negative_instructions, rectified_description, reference_instruction
+from .language import (
+    flawed_instructions,
+    negative_instructions,
+    rectified_description,
+    reference_instruction,
+    scene_description,
+)
 from .scene import Scene, render
 
 
@@ -45,6 +51,8 @@ SYNTHETIC_FEATURES = schema.edit_pair_features(
     flawed_instructions=datasets.Sequence(datasets.Value("string")),
     flawed_error_types=datasets.Sequence(datasets.Value("string")),
     flawed_severities=datasets.Sequence(datasets.Value("string")),
+    source_description=datasets.Value("string"),
+    target_description=datasets.Value("string"),
 )
 
 
@@ -77,6 +85,8 @@ def make_pair(index: int, *, seed: int = 0, image_size: int = 256, edit_types: S
         "flawed_instructions": [text for text, _, _ in flawed],
         "flawed_error_types": [error_type for _, error_type, _ in flawed],
         "flawed_severities": [severity for _, _, severity in flawed],
+        "source_description": scene_description(source),
+        "target_description": scene_description(target),
     }
 
 

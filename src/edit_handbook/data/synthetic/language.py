@@ -10,11 +10,33 @@ from __future__ import annotations
 
 import random
 
+from .scene import Scene
 from .vocabulary import COLOURS, COUNT_WORD, OPPOSITE, SHAPES
+
+
+COLUMNS, ROWS = ("left", "centre", "right"), ("top", "middle", "bottom")
 
 
 def _name(obj: dict) -> str:
     return f"{obj['colour']} {obj['shape']}"
+
+
+def scene_description(scene: Scene) -> str:
+    """Every object whose centre is in frame, left to right: "<size> <colour> <pattern> <shape> <row> <column>"
+    (arrows add "pointing <heading>").
+
+    The dense single-image answer that teaches a tiny VLM to see the scenes before it learns to compare two
+    (what a pretrained VLM can already do); the row and column are thirds of the image as the viewer sees it.
+    """
+    parts = []
+    for obj in sorted(scene.objects, key=lambda o: (o.x, o.y)):
+        x = (obj.x - scene.camera.x) * scene.camera.zoom + 0.5
+        y = (obj.y - scene.camera.y) * scene.camera.zoom + 0.5
+        if 0 <= x < 1 and 0 <= y < 1:
+            where = f"{ROWS[int(y * 3)]} {COLUMNS[int(x * 3)]}"
+            pointing = f" pointing {obj.heading}" if obj.shape == "arrow" else ""
+            parts.append(f"{obj.size} {obj.colour} {obj.pattern} {obj.shape}{pointing} {where}")
+    return "; ".join(parts) + "." if parts else "Nothing."
 
 
 def reference_instruction(spec: dict) -> str:
