@@ -4,7 +4,6 @@ import io
 import json
 
 import pytest
-from PIL import Image
 
 from edit_handbook.data.synthetic import generate_dataset
 from edit_handbook.data.synthetic.language import scene_description
@@ -68,7 +67,9 @@ def test_rectify_hints_are_half_correct_half_flawed(pairs):
 def test_blind_control_moves_images_and_their_descriptions_never_texts(pairs):
     blind = shuffle_images(pairs, seed=0)
     assert blind["instruction"] == pairs["instruction"] and blind["edit_spec"] == pairs["edit_spec"]
-    sources = [_png(image) for image in pairs.cast_column("source_image", pairs.features["source_image"])["source_image"]]
+    sources = [
+        _png(image) for image in pairs.cast_column("source_image", pairs.features["source_image"])["source_image"]
+    ]
     shown = [_png(image) for image in blind["source_image"]]
     assert sorted(shown) == sorted(sources)  # a permutation of the same images
     assert all(a != b for a, b in zip(shown, sources))  # no row keeps its own images
