@@ -39,7 +39,13 @@ def test_dpo_recipe_dry_run(recipe, offline):
     lora = "lora" in recipe or model_args.use_peft
     base = report.total_params - (report.trainable_params if lora else 0)
     assert low <= base / 1e9 <= high, report.to_text()
-    rows = report.batch["input_ids (chosen + rejected rows)"][0]
-    assert rows == 2 * training_args.per_device_train_batch_size  # each pair twice: chosen and rejected
+    moe = "-a" in recipe  # prefix sharing is off for mixture-of-experts models
+    assert report.batch["prefix sharing"] is not moe
+    if moe:
+        rows = report.batch["input_ids (chosen + rejected rows)"][0]
+        assert rows == 2 * training_args.per_device_train_batch_size  # each pair twice: chosen and rejected
+    else:
+        rows = report.batch["packed input_ids (one row per pair)"][0]
+        assert rows == training_args.per_device_train_batch_size  # each pair once, both answers packed
     assert report.batch["reference model in memory"].startswith("none")
     assert report.batch["image_tokens_per_example"] > 0 and report.memory_gib["total"] > 0
