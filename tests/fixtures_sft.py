@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edit_handbook.editcaption.smoke import smoke_checkpoint
+from edit_handbook.fixtures import smoke_checkpoint
 from edit_handbook.models import tiny_qwen3_vl
 from edit_handbook.models.small_tokenizer import small_tokenizer_path
 

@@ -13,7 +13,10 @@ import sys
 
 # command -> ("module:function", one-line help). Later stages of the pipeline add their scripts here.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("edit_handbook.demo:main", "Run the pipeline end to end on synthetic pairs with tiny models (CPU)."),
+    "demo": (
+        "edit_handbook.demo.stages:main",
+        "Run the pipeline end to end on synthetic pairs with tiny models (CPU).",
+    ),
     "dpo": (
         "edit_handbook.dpo:main",
         "EditCaption stage 2: HAE-DPO (adaptive margins, hard-example sampler, stored reference) on TRL's DPOTrainer.",
@@ -26,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "edit_handbook.evaluate:main",
         "Evaluate captioners (judge, exact checker) or an editor (Real-Edit); write report.json, report.md, plots.",
     ),
-    "generate": ("edit_handbook.data.commands:generate_main", "Write synthetic edit pairs (the embedded default)."),
+    "generate": ("edit_handbook.generate:main", "Write synthetic edit pairs (the embedded default)."),
     "push": (
         "edit_handbook.hub.push:main",
         "Publish a captioner, an editor, a dataset folder or the Space to the Hub, with complete cards.",
@@ -48,7 +51,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "SuperEdit: fine-tune an InstructPix2Pix editor on rectified instructions with a triplet loss.",
     ),
     "validate": (
-        "edit_handbook.data.commands:validate_main",
+        "edit_handbook.validate:main",
         "Load and validate an edit-pair dataset; print a report.",
     ),
 }
@@ -58,7 +61,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 RECIPE_PARSERS: dict[str, str] = {
     "dpo": "edit_handbook.dpo:DPOParser",
     "evaluate": "edit_handbook.evaluate:make_parser",
-    "generate": "edit_handbook.data.commands:make_generate_parser",
+    "generate": "edit_handbook.generate:make_parser",
     "replication": "edit_handbook.replicate:make_parser",
     "sft": "edit_handbook.sft:SFTParser",
     "synthesize": "edit_handbook.synthesize:make_parser",

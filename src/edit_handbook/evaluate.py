@@ -33,8 +33,8 @@ from edit_handbook.evaluation.plots import slug
 from edit_handbook.evaluation.report import format_estimate, load_results, write_report
 from edit_handbook.evaluation.results import SuiteResult
 from edit_handbook.hub.run_info import collect_run_info, write_run_info
+from edit_handbook.synth.backends import make_backend
 from edit_handbook.synth.configs import SynthesisBackendArguments
-from edit_handbook.synthesize import make_backend
 
 
 def make_parser() -> TrlParser:

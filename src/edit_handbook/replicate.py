@@ -117,7 +117,7 @@ def _prepare(args: ReplicationArguments, out: Path) -> dict:
     from edit_handbook.data.synthetic import generate_dataset, preference_pairs
     from edit_handbook.editcaption.own_mistakes import own_mistake_pairs
     from edit_handbook.editcaption.preference_data import to_preference_examples
-    from edit_handbook.editcaption.smoke import smoke_checkpoint
+    from edit_handbook.fixtures import smoke_checkpoint
     from edit_handbook.models import load_vlm
 
     sft = _recipe(args.sft_recipe)

@@ -18,41 +18,14 @@ from edit_handbook.data.configs import DataArguments
 from edit_handbook.data.loading import load_edit_pairs
 from edit_handbook.distributed import leave_process_group
 from edit_handbook.hub.run_info import collect_run_info, write_run_info
-from edit_handbook.synth.backends import HTTPBackend, LocalBackend
+from edit_handbook.synth.backends import make_backend
 from edit_handbook.synth.configs import SynthesisArguments, SynthesisBackendArguments
 from edit_handbook.synth.engine import push_result, run_task, save_result
 from edit_handbook.synth.tasks import make_task
 
 
-TINY_QWEN3_VL = "tiny:qwen3-vl"
-
-
 def make_parser() -> TrlParser:
     return TrlParser((DataArguments, SynthesisArguments, SynthesisBackendArguments))
-
-
-def make_backend(args: SynthesisBackendArguments):
-    """The backend the config asks for (one model per process for `local`)."""
-    if args.backend == "http":
-        return HTTPBackend(
-            args.base_url,
-            args.synthesis_model,
-            api_key_env=args.api_key_env or None,
-            concurrency=args.concurrency,
-            timeout=args.request_timeout,
-            max_retries=args.max_retries,
-            backoff=args.retry_backoff,
-            response_format=args.response_format,
-        )
-    model = args.synthesis_model
-    if model == TINY_QWEN3_VL:
-        from edit_handbook.models import tiny_qwen3_vl
-
-        model = str(tiny_qwen3_vl())
-    generate_kwargs = {"cache_implementation": "static"} if args.static_cache else None
-    return LocalBackend.from_pretrained(
-        model, dtype=args.synthesis_dtype, batch_size=args.batch_size, generate_kwargs=generate_kwargs
-    )
 
 
 def task_settings(args: SynthesisArguments) -> dict:

@@ -10,7 +10,8 @@ from PIL import Image
 from edit_handbook import cli
 from edit_handbook.data import schema
 from edit_handbook.data.synthetic import check_instruction
-from edit_handbook.demo import DemoContext, run_demo
+from edit_handbook.demo.context import DemoContext
+from edit_handbook.demo.stages import run_demo
 
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,9 +18,9 @@ import yaml
 from edit_handbook.data.synthetic import generate_dataset, preference_pairs
 from edit_handbook.data.writer import load_shards
 from edit_handbook.dpo import main as dpo_main
-from edit_handbook.editcaption.dpo_demo import SMOKE_DPO_RECIPE
 from edit_handbook.editcaption.preference_data import to_preference_examples
 from edit_handbook.editcaption.reference_pass import run_reference_pass
+from edit_handbook.fixtures import SMOKE_DPO_RECIPE
 from edit_handbook.models import load_vlm
 
 

@@ -142,7 +142,8 @@ def test_smoke_recipes_run(recipe, tmp_path):
 
 
 def test_demo_stage_writes_a_report_in_seconds(sft_smoke_checkpoint, tiny_ip2p_path, tmp_path, capsys):
-    from edit_handbook.demo import DemoContext, run_demo
+    from edit_handbook.demo.context import DemoContext
+    from edit_handbook.demo.stages import run_demo
 
     context = DemoContext(output_dir=tmp_path, num_pairs=16, image_size=64, seed=0)
     context.artifacts.update(captioner=sft_smoke_checkpoint, superedit_editor=tiny_ip2p_path)

@@ -181,7 +181,7 @@ def test_describe_edit_rejects_mismatched_inputs(tiny_small_vocab_qwen3_vl_path)
 @pytest.mark.slow
 def test_smoke_recipe_learns(sft_smoke_checkpoint):
     """The cached smoke captioner: the exact checker accepts >= 90% of its greedy outputs on its 32 pairs."""
-    from edit_handbook.editcaption.smoke import smoke_accuracy
+    from edit_handbook.fixtures import smoke_accuracy
 
     record = smoke_accuracy(sft_smoke_checkpoint)
     assert record["accuracy"] >= 0.9, record

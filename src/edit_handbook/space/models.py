@@ -76,7 +76,7 @@ class LazyModel(Generic[T]):
 def captioner_path(name: str) -> str:
     """The tiny name is the smoke SFT checkpoint (trained once on CPU, then cached); anything else is unchanged."""
     if name == TINY_CAPTIONER:
-        from edit_handbook.editcaption.smoke import smoke_checkpoint
+        from edit_handbook.fixtures import smoke_checkpoint
 
         return str(smoke_checkpoint())
     return name

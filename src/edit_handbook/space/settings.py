@@ -26,7 +26,7 @@ NEGATIVES_MODEL_ENV = "EDIT_HANDBOOK_NEGATIVES_MODEL"
 # prompts, less accurately) and the original InstructPix2Pix editor SuperEdit starts from.
 DEFAULT_CAPTIONER = "Qwen/Qwen3-VL-8B-Instruct"
 DEFAULT_EDITOR = "timbrooks/instruct-pix2pix"
-TINY_CAPTIONER = "tiny:smoke-captioner"  # the smoke SFT checkpoint (edit_handbook.editcaption.smoke)
+TINY_CAPTIONER = "tiny:smoke-captioner"  # the smoke SFT checkpoint (edit_handbook.fixtures)
 
 _TRUE = {"1", "true", "yes", "on"}
 

@@ -30,6 +30,8 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+from .configs import SynthesisBackendArguments
+
 
 @dataclass
 class Request:
@@ -334,6 +336,33 @@ class HTTPBackend:
 
     def generate(self, requests: Sequence[Request]) -> list[Reply]:
         return asyncio.run(self._all(requests)) if requests else []
+
+
+TINY_QWEN3_VL = "tiny:qwen3-vl"
+
+
+def make_backend(args: SynthesisBackendArguments) -> Backend:
+    """The backend the config asks for (one model per process for `local`)."""
+    if args.backend == "http":
+        return HTTPBackend(
+            args.base_url,
+            args.synthesis_model,
+            api_key_env=args.api_key_env or None,
+            concurrency=args.concurrency,
+            timeout=args.request_timeout,
+            max_retries=args.max_retries,
+            backoff=args.retry_backoff,
+            response_format=args.response_format,
+        )
+    model = args.synthesis_model
+    if model == TINY_QWEN3_VL:
+        from edit_handbook.models import tiny_qwen3_vl
+
+        model = str(tiny_qwen3_vl())
+    generate_kwargs = {"cache_implementation": "static"} if args.static_cache else None
+    return LocalBackend.from_pretrained(
+        model, dtype=args.synthesis_dtype, batch_size=args.batch_size, generate_kwargs=generate_kwargs
+    )
 
 
 def parse_json_object(text: str) -> dict:

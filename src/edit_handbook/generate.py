@@ -1,31 +1,30 @@
-"""`edit-handbook generate` (synthetic pairs to disk), `edit-handbook validate` (check any dataset), and
-the demo's data stage (which is `generate` on the demo's settings)."""
+"""`edit-handbook generate`: write synthetic edit pairs, validated, with a dataset card, an example grid and run_info.
+
+edit-handbook generate --config recipes/smoke/generate/config_demo.yaml
+edit-handbook generate --num_pairs 1000 --output_dir outputs/synthetic --push_to_hub true --hub_dataset_id me/pairs
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
 from trl import TrlParser
 
-from ..demo import DemoContext, demo_stage
-from ..hub.cards import dataset_card, write_card
-from ..hub.publish import push_folder
-from ..hub.run_info import collect_run_info, write_run_info
-from . import schema
-from .configs import DataArguments, SyntheticDataArguments
-from .loading import load_edit_pairs
-from .preview import example_grid
-from .synthetic import generate_dataset
+from edit_handbook.data import schema
+from edit_handbook.data.configs import SyntheticDataArguments
+from edit_handbook.data.loading import load_edit_pairs
+from edit_handbook.data.preview import example_grid
+from edit_handbook.data.synthetic import generate_dataset
+from edit_handbook.hub.cards import dataset_card, write_card
+from edit_handbook.hub.publish import push_folder
+from edit_handbook.hub.run_info import collect_run_info, write_run_info
 
 
-def make_generate_parser() -> TrlParser:
+def make_parser() -> TrlParser:
     return TrlParser((SyntheticDataArguments,))
-
-
-def make_validate_parser() -> TrlParser:
-    return TrlParser((DataArguments,))
 
 
 def generate(args: SyntheticDataArguments) -> Path:
@@ -66,34 +65,12 @@ def generate(args: SyntheticDataArguments) -> Path:
     return folder
 
 
-def generate_main(argv: list[str] | None = None) -> int:
-    (args,) = make_generate_parser().parse_args_and_config(argv)
+def main(argv: list[str] | None = None) -> int:
+    (args,) = make_parser().parse_args_and_config(argv)
     folder = generate(args)
     print(f"wrote {args.num_pairs} synthetic pairs to {folder} (card: {folder / 'README.md'})")
     return 0
 
 
-@demo_stage("data", order=10, description="generate synthetic edit pairs, validate them, save with a card and a grid")
-def data_stage(context: DemoContext) -> None:
-    folder = context.output_dir / "data" / "synthetic"
-    args = SyntheticDataArguments(
-        output_dir=str(folder), num_pairs=context.num_pairs, seed=context.seed, image_size=context.image_size
-    )
-    generate(args)
-    context.artifacts["synthetic_dataset"] = folder / "dataset"
-    context.record("synthetic dataset", folder / "dataset")
-    context.record("dataset card", folder / "README.md")
-    context.record("example grid", folder / "examples.png")
-
-
-def validate_main(argv: list[str] | None = None) -> int:
-    """Exit status 0 when the dataset loads (bad rows skipped if asked), 1 on a validation error."""
-    (args,) = make_validate_parser().parse_args_and_config(argv)
-    try:
-        _, report = load_edit_pairs(**args.load_kwargs())
-    except ValueError as error:
-        print(f"invalid: {error}")
-        return 1
-    print(report.summary())
-    print(json.dumps(report.to_dict(), indent=2))
-    return 0
+if __name__ == "__main__":
+    sys.exit(main())

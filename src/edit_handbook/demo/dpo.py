@@ -1,32 +1,22 @@
-"""The demo's DPO stage: HAE-DPO's smoke recipe from the smoke captioner; held-out accuracy and critical-error
-rate before and after (the study's verdicts, docs/editcaption_study.md)."""
+"""Demo stage: HAE-DPO's smoke recipe from the smoke captioner; held-out accuracy and critical-error rate before
+and after (the study's verdicts, docs/editcaption_study.md)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import torch
 
-from edit_handbook.demo import DemoContext, demo_stage
+from edit_handbook.data.synthetic import generate_dataset
+from edit_handbook.dpo import main as dpo_main
+from edit_handbook.editcaption.study import benchmark_rates
+from edit_handbook.fixtures import SMOKE_DPO_RECIPE, smoke_checkpoint, training_pairs
+from edit_handbook.models import load_vlm
+
+from .context import DemoContext
 
 
-PACKAGE = Path(__file__).resolve().parents[1]
-SMOKE_DPO_RECIPE = PACKAGE.parents[1] / "recipes" / "editcaption" / "smoke" / "dpo" / "config_smoke.yaml"
-
-
-@demo_stage(
-    "dpo",
-    order=30,
-    description="HAE-DPO from the smoke captioner (CPU smoke recipe); held-out accuracy and critical errors before/after",
-)
-def dpo_stage(context: DemoContext) -> None:
-    from edit_handbook.data.synthetic import generate_dataset
-    from edit_handbook.dpo import main as dpo_main
-    from edit_handbook.editcaption.smoke import smoke_checkpoint, training_pairs
-    from edit_handbook.editcaption.study import benchmark_rates
-    from edit_handbook.models import load_vlm
-
+def run(context: DemoContext) -> None:
     captioner = context.artifacts.get("captioner") or smoke_checkpoint()
     output_dir = context.output_dir / "dpo"
     dpo_main(

@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 
 from edit_handbook.data.synthetic import generate_dataset
-from edit_handbook.demo import DemoContext, demo_stage
 from edit_handbook.evaluation.captioners import parse_captioners
 from edit_handbook.evaluation.configs import EditingEvaluationArguments
 from edit_handbook.evaluation.report import write_report
 from edit_handbook.evaluation.synthetic import evaluate_synthetic
+from edit_handbook.fixtures import smoke_checkpoint, training_pairs
 from edit_handbook.synth.backends import LocalBackend
+
+from .context import DemoContext
 
 
 DEMO_PAIRS = 16
@@ -35,17 +37,10 @@ def write_real_edit_folder(folder: Path, seed: int) -> Path:
     return folder
 
 
-@demo_stage(
-    "evaluation",
-    order=70,
-    description="checker-score the smoke captioner(s) on fresh synthetic pairs, judge the smoke editor, write a report",
-)
-def evaluation_stage(context: DemoContext) -> None:
+def run(context: DemoContext) -> None:
     folder = context.output_dir / "evaluation"
     captioner = context.artifacts.get("captioner")
     if captioner is None:
-        from edit_handbook.editcaption.smoke import smoke_checkpoint
-
         captioner = smoke_checkpoint()
     specs = [f"sft={captioner}"]
     if context.artifacts.get("dpo_captioner"):
@@ -56,8 +51,6 @@ def evaluation_stage(context: DemoContext) -> None:
         return LocalBackend.from_pretrained(spec.target, batch_size=16)
 
     # The smoke captioners learn their 32 training pairs only: scoring those too shows memorised vs general.
-    from edit_handbook.editcaption.smoke import training_pairs
-
     seen = evaluate_synthetic(training_pairs(), parse_captioners(specs), backend, folder / "training_pairs")
     write_report(seen, folder / "training_pairs", title="edit-handbook demo: the smoke captioners' training pairs")
     results = evaluate_synthetic(pairs, parse_captioners(specs), backend, folder / "synthetic")

@@ -1,7 +1,8 @@
-"""The trained smoke captioner: the tiny model after the smoke SFT recipe, built once and cached on disk.
+"""Trained tiny fixtures: the smoke captioner (the tiny model after the smoke SFT recipe), built once and cached.
 
-Tests and later stages (DPO, synthesis, evaluation, the demo) need a captioner whose outputs mean something,
-not random tokens. Training it takes minutes on a CPU, so the checkpoint is cached under a key made of the
+The demo, the tests and the Space's `--tiny` mode need a captioner whose outputs mean something, not random
+tokens. This module sits beside the demo, above the method packages: it runs the entry scripts (`sft.main`), and
+no method package imports it. Training takes minutes on a CPU, so the checkpoint is cached under a key made of the
 recipe's text, the code that shapes training (this package's SFT, prompts, tiny-model and synthetic-data
 modules) and the library versions: a rerun reuses it, any change retrains it. The folder also holds
 `smoke_accuracy.json`: the exact checker's verdict on the model's own greedy outputs for its training pairs.
@@ -19,12 +20,13 @@ import transformers
 import trl
 
 from edit_handbook.data.synthetic import check_instruction, generate_dataset
-from edit_handbook.demo import DemoContext, demo_stage
 from edit_handbook.models.cache import cached_build
 
 
-PACKAGE = Path(__file__).resolve().parents[1]
-SMOKE_RECIPE = PACKAGE.parents[1] / "recipes" / "editcaption" / "smoke" / "sft" / "config_smoke.yaml"
+PACKAGE = Path(__file__).resolve().parent
+RECIPES = PACKAGE.parents[1] / "recipes" / "editcaption" / "smoke"
+SMOKE_RECIPE = RECIPES / "sft" / "config_smoke.yaml"
+SMOKE_DPO_RECIPE = RECIPES / "dpo" / "config_smoke.yaml"
 # Code whose changes change the trained checkpoint (not the whole package: unrelated edits must not retrain).
 _TRAINING_CODE = (
     "sft.py",
@@ -33,7 +35,7 @@ _TRAINING_CODE = (
     "editcaption/modeling.py",
     "editcaption/callbacks.py",
     "editcaption/inference.py",
-    "editcaption/smoke.py",
+    "fixtures.py",
     "models",
     "data/synthetic",
     "data/loading.py",
@@ -103,32 +105,3 @@ def smoke_checkpoint(cache_dir: str | Path | None = None, recipe: Path = SMOKE_R
 
 def smoke_accuracy(folder: str | Path) -> dict:
     return json.loads((Path(folder) / ACCURACY_FILE).read_text())
-
-
-@demo_stage("sft", order=20, description="train the smoke captioner (cached), describe held-out pairs, check them")
-def sft_stage(context: DemoContext) -> None:
-    import yaml
-
-    from edit_handbook.models import load_vlm
-
-    print("  training the smoke captioner on CPU (minutes the first time; cached afterwards) ...", flush=True)
-    folder = smoke_checkpoint()
-    trained = smoke_accuracy(folder)
-    print(
-        f"  own training pairs: checker accepts {trained['accuracy']:.0%} after {trained['steps']} steps "
-        f"({trained['train_seconds']} s when it was trained)"
-    )
-    config = yaml.safe_load(SMOKE_RECIPE.read_text())
-    held_out = generate_dataset(
-        32,
-        seed=context.seed + 1000,
-        image_size=config["dataset_synthetic_image_size"],
-        edit_types=tuple(config["dataset_synthetic_edit_types"]),
-    )
-    model, processor = load_vlm(folder, dtype=torch.float32)
-    accuracy, outputs = checker_accuracy(model, processor, held_out)
-    print(f"  held-out pairs: checker accepts {accuracy:.0%} (32 training pairs teach little beyond themselves)")
-    for text, reference in list(zip(outputs, held_out["instruction"]))[:3]:
-        print(f"    model: {text!r}  reference: {reference!r}")
-    context.artifacts["captioner"] = folder
-    context.record("smoke captioner", folder)

@@ -6,21 +6,17 @@ from __future__ import annotations
 import datasets
 
 from edit_handbook.data.synthetic import generate_dataset
-from edit_handbook.demo import DemoContext, demo_stage
 from edit_handbook.synth.backends import LocalBackend
 from edit_handbook.synth.engine import run_task, save_result
 from edit_handbook.synth.tasks import make_task
+
+from .context import DemoContext
 
 
 DEMO_PAIRS = 16  # two full passes over CPU generation; enough for a rate, short enough for a demo
 
 
-@demo_stage(
-    "synthesis",
-    order=40,
-    description="rectify synthetic pairs and make negatives with the smoke captioner; checker-measured rates",
-)
-def synthesis_stage(context: DemoContext) -> None:
+def run(context: DemoContext) -> None:
     folder = context.output_dir / "synthesis"
     captioner = context.artifacts.get("captioner")
     if captioner is None:

@@ -5,27 +5,23 @@ from __future__ import annotations
 from accelerate.state import AcceleratorState, GradientState
 from diffusers import StableDiffusionInstructPix2PixPipeline
 
-from ..data import schema
-from ..data.synthetic import generate_dataset
-from ..demo import DemoContext, demo_stage
-from ..hub.run_info import collect_run_info
-from .configs import (
+from edit_handbook.data import schema
+from edit_handbook.data.synthetic import generate_dataset
+from edit_handbook.hub.run_info import collect_run_info
+from edit_handbook.superedit.configs import (
     SuperEditCacheArguments,
     SuperEditDataArguments,
     SuperEditLossArguments,
     SuperEditModelArguments,
     SuperEditTrainingArguments,
 )
-from .model import TINY_MODEL_ID
-from .trainer import SuperEditTrainer
+from edit_handbook.superedit.model import TINY_MODEL_ID
+from edit_handbook.superedit.trainer import SuperEditTrainer
+
+from .context import DemoContext
 
 
-@demo_stage(
-    "superedit",
-    order=60,
-    description="train the tiny InstructPix2Pix editor with the triplet loss (smoke recipe), then edit one image",
-)
-def superedit_stage(context: DemoContext) -> None:
+def run(context: DemoContext) -> None:
     folder = context.output_dir / "superedit"
     pairs = generate_dataset(max(context.num_pairs, 24), seed=context.seed, image_size=context.image_size)
     configs = {
