@@ -34,10 +34,11 @@ from trl import SFTConfig, SFTTrainer
 
 from edit_handbook.data.synthetic import generate_dataset
 from edit_handbook.editcaption.dry_run import KNOWN_ARCHITECTURES, model_config, reference_processor
-from edit_handbook.editcaption.modeling import SMOKE_MODEL, resolve_model_path
 from edit_handbook.editcaption.sft_data import to_sft_examples
+from edit_handbook.editcaption.smoke_model import SMOKE_MODEL
 from edit_handbook.models import load_vlm
 from edit_handbook.models.acceleration import apply_liger_kernels, resolve_trainer_speedups
+from edit_handbook.models.registry import resolve_model
 from edit_handbook.sft import SFTParser
 
 
@@ -62,7 +63,7 @@ class Throughput(TrainerCallback):
 def build(size: str, image_size: int, device: str):
     """(model, processor) with random weights: the real config for 2b/8b, the smoke model for tiny."""
     if size == "tiny":
-        return load_vlm(resolve_model_path(SMOKE_MODEL), dtype=torch.float32)
+        return load_vlm(resolve_model(SMOKE_MODEL), dtype=torch.float32)
     config, _ = model_config(SIZES[size])
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     with torch.device(device):

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from edit_handbook.editcaption.smoke_model import smoke_tokenizer_path
 from edit_handbook.fixtures import smoke_checkpoint
 from edit_handbook.models import tiny_qwen3_vl
-from edit_handbook.models.small_tokenizer import small_tokenizer_path
 
 
 @pytest.fixture(scope="session")
@@ -26,4 +26,4 @@ def sft_smoke_checkpoint() -> Path:
 @pytest.fixture(scope="session")
 def tiny_small_vocab_qwen3_vl_path(model_cache_dir: Path) -> Path:
     """An untrained tiny Qwen3-VL with the small synthetic-vocabulary tokenizer: fast steps for plumbing tests."""
-    return tiny_qwen3_vl(small_tokenizer_path(cache_dir=model_cache_dir), cache_dir=model_cache_dir)
+    return tiny_qwen3_vl(smoke_tokenizer_path(cache_dir=model_cache_dir), cache_dir=model_cache_dir)

@@ -15,12 +15,9 @@ import json
 import time
 from pathlib import Path
 
-import torch
-import transformers
-import trl
-
 from edit_handbook.data.synthetic import check_instruction, generate_dataset
 from edit_handbook.models.cache import cached_build
+from edit_handbook.models.registry import register_tiny_model
 
 
 PACKAGE = Path(__file__).resolve().parent
@@ -41,6 +38,8 @@ _TRAINING_CODE = (
     "data/loading.py",
 )
 ACCURACY_FILE = "smoke_accuracy.json"
+# The trained smoke captioner's name in the models registry (the Space's `--tiny` captioner).
+SMOKE_CAPTIONER = "tiny:smoke-captioner"
 
 
 def _code_hash() -> str:
@@ -76,6 +75,8 @@ def checker_accuracy(model, processor, pairs, batch_size: int = 32) -> tuple[flo
 
 
 def _train(folder: Path, recipe: Path) -> None:
+    import torch
+
     from edit_handbook.models import load_vlm
     from edit_handbook.sft import main
 
@@ -91,6 +92,10 @@ def _train(folder: Path, recipe: Path) -> None:
 
 def smoke_checkpoint(cache_dir: str | Path | None = None, recipe: Path = SMOKE_RECIPE) -> Path:
     """Folder of the trained smoke captioner (model, processor, card, `smoke_accuracy.json`), trained if missing."""
+    import torch
+    import transformers
+    import trl
+
     if not recipe.is_file():
         raise FileNotFoundError(f"smoke recipe {recipe} not found: run from a source checkout of edit-handbook")
     payload = {
@@ -105,3 +110,6 @@ def smoke_checkpoint(cache_dir: str | Path | None = None, recipe: Path = SMOKE_R
 
 def smoke_accuracy(folder: str | Path) -> dict:
     return json.loads((Path(folder) / ACCURACY_FILE).read_text())
+
+
+register_tiny_model(SMOKE_CAPTIONER, smoke_checkpoint)

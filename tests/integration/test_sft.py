@@ -189,10 +189,10 @@ def test_smoke_recipe_learns(sft_smoke_checkpoint):
 
 def test_qwen2_5_vl_trains_and_describes(model_cache_dir, tmp_path, pairs):
     """The same script and prompts work for Qwen2.5-VL (14 px patches, its own processor and chat template)."""
+    from edit_handbook.editcaption.smoke_model import smoke_tokenizer_path
     from edit_handbook.models import tiny_qwen2_5_vl
-    from edit_handbook.models.small_tokenizer import small_tokenizer_path
 
-    model_path = tiny_qwen2_5_vl(small_tokenizer_path(cache_dir=model_cache_dir), cache_dir=model_cache_dir)
+    model_path = tiny_qwen2_5_vl(smoke_tokenizer_path(cache_dir=model_cache_dir), cache_dir=model_cache_dir)
     out = tmp_path / "qwen2_5"
     main(_args(model_path, out, "--max_steps", "2", "--save_strategy", "no"))
     losses = [e["loss"] for e in json.loads((out / "trainer_state.json").read_text())["log_history"] if "loss" in e]

@@ -4,8 +4,9 @@ import torch
 from peft import get_peft_model
 from trl import ModelConfig
 
-from edit_handbook.editcaption.modeling import captioner_peft_config, load_captioner, resolve_model_path
+from edit_handbook.editcaption.modeling import captioner_peft_config, load_captioner
 from edit_handbook.models import load_vlm, tiny_qwen3_vl_moe
+from edit_handbook.models.registry import resolve_model
 
 
 def test_freeze_vision_tower_in_full_finetuning(tiny_qwen3_vl_path):
@@ -38,4 +39,4 @@ def test_lora_reaches_moe_expert_weights_and_skips_the_frozen_vision_tower(model
 
 
 def test_named_tiny_models_resolve_and_other_names_pass_through():
-    assert resolve_model_path("Qwen/Qwen3-VL-8B-Instruct") == "Qwen/Qwen3-VL-8B-Instruct"
+    assert resolve_model("Qwen/Qwen3-VL-8B-Instruct") == "Qwen/Qwen3-VL-8B-Instruct"

@@ -8,6 +8,7 @@ from diffusers import StableDiffusionInstructPix2PixPipeline
 from edit_handbook.data import schema
 from edit_handbook.data.synthetic import generate_dataset
 from edit_handbook.hub.run_info import collect_run_info
+from edit_handbook.models.registry import TINY_INSTRUCT_PIX2PIX
 from edit_handbook.superedit.configs import (
     SuperEditCacheArguments,
     SuperEditDataArguments,
@@ -15,7 +16,6 @@ from edit_handbook.superedit.configs import (
     SuperEditModelArguments,
     SuperEditTrainingArguments,
 )
-from edit_handbook.superedit.model import TINY_MODEL_ID
 from edit_handbook.superedit.trainer import SuperEditTrainer
 
 from .context import DemoContext
@@ -25,7 +25,7 @@ def run(context: DemoContext) -> None:
     folder = context.output_dir / "superedit"
     pairs = generate_dataset(max(context.num_pairs, 24), seed=context.seed, image_size=context.image_size)
     configs = {
-        "model": SuperEditModelArguments(pretrained_model_name_or_path=TINY_MODEL_ID),
+        "model": SuperEditModelArguments(pretrained_model_name_or_path=TINY_INSTRUCT_PIX2PIX),
         "data": SuperEditDataArguments(resolution=32, heldout_pairs=8),
         "loss": SuperEditLossArguments(triplet_start_step=10),
         "cache": SuperEditCacheArguments(cache_dir=str(folder / "cache"), cache_dtype="float32"),

@@ -17,7 +17,7 @@ import datasets
 from accelerate import PartialState
 
 from edit_handbook.data.splits import split_by_source_pair
-from edit_handbook.editcaption.modeling import resolve_model_path
+from edit_handbook.editcaption.modeling import resolve_model
 from edit_handbook.editcaption.preference_data import to_preference_examples
 from edit_handbook.editcaption.reference_pass import (
     attach_reference,
@@ -64,7 +64,7 @@ def load_preference_examples(script_args, *, evaluate: bool):
 
 def sft_checkpoint(name_or_path: str, output_dir: str | Path) -> str:
     """The full-weight SFT checkpoint to start from: a LoRA adapter folder is merged once into `output_dir`."""
-    path = resolve_model_path(name_or_path)
+    path = resolve_model(name_or_path)
     if not Path(path, ADAPTER_CONFIG).is_file():
         return path
     merged = Path(output_dir, "sft-merged")

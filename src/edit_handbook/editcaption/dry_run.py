@@ -26,7 +26,7 @@ import yaml
 from transformers import AutoConfig, AutoModelForImageTextToText, PretrainedConfig
 from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
-from edit_handbook.editcaption.modeling import captioner_peft_config, resolve_model_path, vision_tower
+from edit_handbook.editcaption.modeling import captioner_peft_config, resolve_model, vision_tower
 
 
 _VISION = {"patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2, "num_heads": 16, "in_channels": 3}
@@ -149,7 +149,7 @@ def _deep_merge(base: dict, overrides: dict) -> dict:
 def model_config(name_or_path: str, overrides: dict | None = None) -> tuple[PretrainedConfig, str]:
     """The model's config and where it came from; `overrides` are merged in (nested like config.json)."""
     try:
-        values, source = AutoConfig.from_pretrained(resolve_model_path(name_or_path)).to_dict(), "config.json"
+        values, source = AutoConfig.from_pretrained(resolve_model(name_or_path)).to_dict(), "config.json"
     except OSError as error:
         if name_or_path not in KNOWN_ARCHITECTURES:
             raise ValueError(
@@ -244,7 +244,7 @@ def reference_processor(name_or_path: str, config: PretrainedConfig, script_args
 
     bounds = {k: v for k, v in (("min_pixels", script_args.min_pixels), ("max_pixels", script_args.max_pixels)) if v}
     try:
-        return AutoProcessor.from_pretrained(resolve_model_path(name_or_path), **bounds)
+        return AutoProcessor.from_pretrained(resolve_model(name_or_path), **bounds)
     except OSError:
         from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
 

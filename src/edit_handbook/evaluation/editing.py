@@ -148,24 +148,12 @@ def editing_pipeline(editor: Any, settings: EditingEvaluationArguments):
 
     A pipeline that is passed in is not modified: a new pipeline object shares its modules.
     """
-    from diffusers import EulerAncestralDiscreteScheduler
-
-    from edit_handbook.superedit.model import load_editor
+    from edit_handbook.models.editor import editing_pipeline as ready
+    from edit_handbook.models.editor import load_editing_pipeline
 
     if isinstance(editor, (str, Path)):
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = settings.edit_dtype
-        if dtype == "auto":
-            dtype = "float16" if device == "cuda" else "float32"
-        editor = load_editor(str(editor)).to(device)  # loaded in float32
-        if dtype != "float32":
-            editor = editor.to(dtype=getattr(torch, dtype))
-    components = dict(editor.components)
-    if settings.edit_scheduler == "euler_ancestral":
-        components["scheduler"] = EulerAncestralDiscreteScheduler.from_config(editor.scheduler.config)
-    pipeline = type(editor)(**components, requires_safety_checker=False)
-    pipeline.set_progress_bar_config(disable=True)
-    return pipeline
+        return load_editing_pipeline(editor, dtype=settings.edit_dtype, scheduler=settings.edit_scheduler)
+    return ready(editor, scheduler=settings.edit_scheduler)
 
 
 def make_edits(

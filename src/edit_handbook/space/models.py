@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 import torch
 from PIL import Image
 
+from edit_handbook.models.registry import resolve_model
 from edit_handbook.space.settings import CAPTIONER_ENV, EDITOR_ENV, TINY_CAPTIONER
 
 
@@ -75,11 +76,7 @@ class LazyModel(Generic[T]):
 
 def captioner_path(name: str) -> str:
     """The tiny name is the smoke SFT checkpoint (trained once on CPU, then cached); anything else is unchanged."""
-    if name == TINY_CAPTIONER:
-        from edit_handbook.fixtures import smoke_checkpoint
-
-        return str(smoke_checkpoint())
-    return name
+    return resolve_model(name)
 
 
 def load_captioner(name: str):
@@ -94,16 +91,10 @@ def load_captioner(name: str):
 
 def load_editor_pipeline(name: str):
     """The InstructPix2Pix pipeline with Euler Ancestral (the Real-Edit inference scheduler), on the best device."""
-    from diffusers import EulerAncestralDiscreteScheduler
-
-    from edit_handbook.models import load_instruct_pix2pix
-    from edit_handbook.superedit.model import resolve_model_path
+    from edit_handbook.models.editor import load_editing_pipeline
 
     device, dtype = pick_device()
-    pipeline = load_instruct_pix2pix(resolve_model_path(name), dtype=dtype)
-    pipeline.scheduler = EulerAncestralDiscreteScheduler.from_config(pipeline.scheduler.config)
-    pipeline.set_progress_bar_config(disable=True)
-    return pipeline.to(device)
+    return load_editing_pipeline(name, device=device, dtype=dtype)
 
 
 def lazy_captioner(name: str) -> LazyModel:

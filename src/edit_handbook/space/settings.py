@@ -11,7 +11,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from edit_handbook.superedit.model import TINY_MODEL_ID as TINY_EDITOR
+from edit_handbook.fixtures import SMOKE_CAPTIONER as TINY_CAPTIONER  # the smoke SFT checkpoint
+from edit_handbook.models.registry import TINY_INSTRUCT_PIX2PIX as TINY_EDITOR
 
 
 CAPTIONER_ENV = "EDIT_HANDBOOK_CAPTIONER"
@@ -26,7 +27,6 @@ NEGATIVES_MODEL_ENV = "EDIT_HANDBOOK_NEGATIVES_MODEL"
 # prompts, less accurately) and the original InstructPix2Pix editor SuperEdit starts from.
 DEFAULT_CAPTIONER = "Qwen/Qwen3-VL-8B-Instruct"
 DEFAULT_EDITOR = "timbrooks/instruct-pix2pix"
-TINY_CAPTIONER = "tiny:smoke-captioner"  # the smoke SFT checkpoint (edit_handbook.fixtures)
 
 _TRUE = {"1", "true", "yes", "on"}
 

@@ -12,12 +12,11 @@ from edit_handbook.superedit.losses import (
     triplet_hinge,
     triplet_is_active,
 )
-from edit_handbook.superedit.model import TINY_MODEL_ID, load_editor, resolve_model_path
+from edit_handbook.superedit.model import load_editor
 from edit_handbook.superedit.step import EncodedBatch, predict_noise, superedit_step
 
 
 __all__ = [
-    "TINY_MODEL_ID",
     "EncodedBatch",
     "SuperEditLoss",
     "conditioning_dropout_masks",
@@ -25,7 +24,6 @@ __all__ = [
     "masked_mean",
     "per_sample_mse",
     "predict_noise",
-    "resolve_model_path",
     "superedit_loss",
     "superedit_step",
     "triplet_hinge",

@@ -13,10 +13,8 @@ from contextlib import AbstractContextManager, nullcontext
 from accelerate.state import AcceleratorState, is_initialized
 from diffusers import StableDiffusionInstructPix2PixPipeline
 
-from ..models import load_instruct_pix2pix, tiny_instruct_pix2pix
-
-
-TINY_MODEL_ID = "tiny:instruct-pix2pix"
+from ..models import load_instruct_pix2pix
+from ..models.registry import resolve_model
 
 
 def outside_zero3_init() -> AbstractContextManager:
@@ -29,16 +27,7 @@ def outside_zero3_init() -> AbstractContextManager:
     return plugin.zero3_init_context_manager(enable=False)
 
 
-def resolve_model_path(name_or_path: str) -> str:
-    """`tiny:instruct-pix2pix` is the tiny random pipeline (built once, cached); anything else is passed on."""
-    if name_or_path == TINY_MODEL_ID:
-        return str(tiny_instruct_pix2pix())
-    if name_or_path.startswith("tiny:"):
-        raise ValueError(f"unknown tiny model {name_or_path!r}; the tiny editor is {TINY_MODEL_ID!r}")
-    return name_or_path
-
-
 def load_editor(name_or_path: str, *, from_sd15: bool = False) -> StableDiffusionInstructPix2PixPipeline:
     """The fp32 pipeline to start from (its UNet trains; VAE and text encoder stay frozen)."""
     with outside_zero3_init():
-        return load_instruct_pix2pix(resolve_model_path(name_or_path), from_sd15=from_sd15)
+        return load_instruct_pix2pix(resolve_model(name_or_path), from_sd15=from_sd15)

@@ -29,6 +29,7 @@ from ..hub.cards import model_card, write_card
 from ..hub.run_info import fingerprint, write_run_info
 from ..models import cache_root
 from ..models.acceleration import compile_in_place
+from ..models.editor import editing_pipeline
 from .caches import build_latent_cache, build_text_cache, module_fingerprint
 from .configs import (
     SuperEditCacheArguments,
@@ -409,18 +410,9 @@ class SuperEditTrainer:
         return accelerator.unwrap_model(self.unet) if accelerator.is_main_process else None
 
     def pipeline(self, unet: UNet2DConditionModel) -> StableDiffusionInstructPix2PixPipeline:
-        pipeline = StableDiffusionInstructPix2PixPipeline(
-            vae=self.vae,
-            text_encoder=self.text_encoder,
-            tokenizer=self.tokenizer,
-            unet=unet,
-            scheduler=self.inference_scheduler,
-            safety_checker=None,
-            feature_extractor=None,
-            requires_safety_checker=False,
-        )
-        pipeline.set_progress_bar_config(disable=True)
-        return pipeline
+        """The frozen parts and `unet` as an editing pipeline with the Real-Edit sampler (`models.editor`)."""
+        modules = {"vae": self.vae, "text_encoder": self.text_encoder, "tokenizer": self.tokenizer, "unet": unet}
+        return editing_pipeline({**modules, "scheduler": self.inference_scheduler})
 
     def validate(self) -> dict[str, float] | None:
         """Held-out d_neg - d_pos and an edit grid (PNG + trackers), with the weights `inference_unet` gives."""

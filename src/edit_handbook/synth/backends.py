@@ -23,9 +23,7 @@ import os
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import groupby
 from typing import Any, Protocol
 
 from PIL import Image
@@ -66,12 +64,8 @@ class Backend(Protocol):
         """What to record in cards and run info (never a secret)."""
 
 
-def _rgb(image: Image.Image) -> Image.Image:
-    return image if image.mode == "RGB" else image.convert("RGB")
-
-
 class LocalBackend:
-    """Batched greedy generation with a transformers VLM and its processor."""
+    """Batched greedy generation with a transformers VLM and its processor (`models.generation.generate_batched`)."""
 
     name = "local"
 
@@ -87,7 +81,6 @@ class LocalBackend:
     ) -> None:
         self.model = model.eval()
         self.processor = processor
-        self.tokenizer = getattr(processor, "tokenizer", processor)
         self.model_name = model_name or getattr(model, "name_or_path", "")
         self.batch_size = batch_size
         self.prefetch = prefetch
@@ -107,71 +100,31 @@ class LocalBackend:
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model_name, "batch_size": self.batch_size}
 
-    def _batches(self, requests: Sequence[Request]) -> list[list[int]]:
-        """Indices grouped by (image count, answer budget), sorted by prompt size in a group, cut into batches."""
-
-        def group(i: int) -> tuple[int, int]:
-            return len(requests[i].images), requests[i].max_new_tokens
-
-        def size(i: int) -> int:
-            text = sum(len(part.get("text", "")) for m in requests[i].messages for part in m["content"])
-            return text + sum(image.width * image.height for image in requests[i].images) // 256
-
-        order = sorted(range(len(requests)), key=lambda i: (*group(i), size(i)))
-        members = [list(indices) for _, indices in groupby(order, key=group)]
-        return [
-            indices[s : s + self.batch_size] for indices in members for s in range(0, len(indices), self.batch_size)
-        ]
-
-    def _inputs(self, requests: Sequence[Request], batch: list[int]):
-        texts = [
-            self.processor.apply_chat_template(requests[i].messages, add_generation_prompt=True, tokenize=False)
-            for i in batch
-        ]
-        images = [[_rgb(image) for image in requests[i].images] for i in batch]
-        kwargs = {"images": images} if any(images) else {}
-        return self.processor(text=texts, padding=True, padding_side="left", return_tensors="pt", **kwargs)
-
-    def _run(self, inputs, max_new_tokens: int) -> list[str]:
-        import torch
-
-        inputs = inputs.to(self.model.device)
-        with torch.inference_mode():
-            output = self.model.generate(
-                **inputs,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id,
-                **self.generate_kwargs,
-            )
-        new_tokens = output[:, inputs["input_ids"].shape[1] :]
-        return [text.strip() for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
-
     def generate(self, requests: Sequence[Request]) -> list[Reply]:
-        replies = [Reply(error="not generated")] * len(requests)
-        batches = self._batches(requests)
-        if not batches:
-            return []
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        from edit_handbook.models.generation import Prompt, generate_batched
 
-            def prepare(index: int):
-                return pool.submit(self._inputs, requests, batches[index])
+        errors: dict[int, str] = {}
 
-            upcoming = prepare(0)
-            for index, batch in enumerate(batches):
-                current, has_next = upcoming, index + 1 < len(batches)
-                if self.prefetch and has_next:  # preprocess the next batch while this one generates
-                    upcoming = prepare(index + 1)
-                try:
-                    texts = self._run(current.result(), requests[batch[0]].max_new_tokens)
-                    for i, text in zip(batch, texts):
-                        replies[i] = Reply(text=text)
-                except Exception as error:  # a bad image or an OOM fails its batch, not the job
-                    for i in batch:
-                        replies[i] = Reply(error=f"local generation failed: {type(error).__name__}: {error}")
-                if not self.prefetch and has_next:
-                    upcoming = prepare(index + 1)
-        return replies
+        def failed(batch: list[int], error: Exception) -> None:  # a bad image or an OOM fails its batch, not the job
+            for i in batch:
+                errors[i] = f"local generation failed: {type(error).__name__}: {error}"
+
+        prompts = [Prompt(request.messages, request.images, request.max_new_tokens) for request in requests]
+        texts = generate_batched(
+            self.model,
+            self.processor,
+            prompts,
+            batch_size=self.batch_size,
+            prefetch=self.prefetch,
+            synced_gpus=False,
+            on_batch_error=failed,
+            **self.generate_kwargs,
+        )
+        return [Reply(error=errors[i]) if i in errors else Reply(text=text) for i, text in enumerate(texts)]
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def image_data_url(image: Image.Image) -> str:
@@ -338,9 +291,6 @@ class HTTPBackend:
         return asyncio.run(self._all(requests)) if requests else []
 
 
-TINY_QWEN3_VL = "tiny:qwen3-vl"
-
-
 def make_backend(args: SynthesisBackendArguments) -> Backend:
     """The backend the config asks for (one model per process for `local`)."""
     if args.backend == "http":
@@ -354,11 +304,9 @@ def make_backend(args: SynthesisBackendArguments) -> Backend:
             backoff=args.retry_backoff,
             response_format=args.response_format,
         )
-    model = args.synthesis_model
-    if model == TINY_QWEN3_VL:
-        from edit_handbook.models import tiny_qwen3_vl
+    from edit_handbook.models.registry import resolve_model
 
-        model = str(tiny_qwen3_vl())
+    model = resolve_model(args.synthesis_model)
     generate_kwargs = {"cache_implementation": "static"} if args.static_cache else None
     return LocalBackend.from_pretrained(
         model, dtype=args.synthesis_dtype, batch_size=args.batch_size, generate_kwargs=generate_kwargs
