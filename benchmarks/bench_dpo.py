@@ -40,7 +40,7 @@ from trl import DPOConfig, DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForVisionPreference
 
 from edit_handbook.data.synthetic import generate_dataset, preference_pairs
-from edit_handbook.dpo import DPOParser
+from edit_handbook.dpo import make_parser as make_dpo_parser
 from edit_handbook.editcaption.hae_trainer import HAEDPOTrainer
 from edit_handbook.editcaption.preference_data import to_preference_examples
 from edit_handbook.editcaption.prefix_sharing import PACKED_BLOCKS, PAD, SharedPrefixPreferenceCollator
@@ -86,7 +86,7 @@ def recipe_configs(recipe: Path, common: dict, on_cpu: bool):
     overrides = [f"--{key}={value}" for key, value in common.items()]
     if on_cpu:
         overrides += ["--use_cpu=true", "--bf16=false"]
-    _, margin, sampler, reference, training_args, _ = DPOParser().parse_args_and_config(
+    _, margin, sampler, reference, training_args, _ = make_dpo_parser().parse_args_and_config(
         ["--config", str(recipe), *overrides]
     )
     return margin, sampler, reference, training_args

@@ -39,7 +39,7 @@ from edit_handbook.editcaption.smoke_model import SMOKE_MODEL
 from edit_handbook.models import load_vlm
 from edit_handbook.models.acceleration import apply_liger_kernels, resolve_trainer_speedups
 from edit_handbook.models.registry import resolve_model
-from edit_handbook.sft import SFTParser
+from edit_handbook.sft import make_parser as make_sft_parser
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +83,7 @@ def recipe_config(recipe: Path, common: dict, on_cpu: bool, liger: bool, compile
         overrides += ["--use_cpu=true", "--bf16=false"]
     overrides += [f"--use_liger_kernel={liger}"] if liger else []
     overrides += ["--torch_compile=true"] if compile_ else []
-    _, training_args, _ = SFTParser().parse_args_and_config(["--config", str(recipe), *overrides])
+    _, training_args, _ = make_sft_parser().parse_args_and_config(["--config", str(recipe), *overrides])
     return training_args
 
 

@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+
+from huggingface_hub.utils import filter_repo_objects
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -54,3 +57,34 @@ def launch_cpu(
             f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
         )
     return result
+
+
+class FakeHubApi:
+    """Stands in for `HfApi`: records the calls and what an upload would send (after its ignore patterns)."""
+
+    def __init__(self):
+        self.calls = []
+        self.uploads = []  # per upload_folder call: the sorted relative paths that would be uploaded
+
+    def create_repo(self, repo_id, **kwargs):
+        self.calls.append(("create_repo", repo_id, kwargs))
+
+    def list_repo_commits(self, repo_id, **kwargs):
+        self.calls.append(("list_repo_commits", repo_id, kwargs))
+        return [SimpleNamespace(commit_id="newest"), SimpleNamespace(commit_id="initial")]  # newest first
+
+    def create_branch(self, repo_id, **kwargs):
+        self.calls.append(("create_branch", repo_id, kwargs))
+
+    def upload_folder(self, **kwargs):
+        self.calls.append(("upload_folder", kwargs["repo_id"], kwargs))
+        folder = Path(kwargs["folder_path"])
+        files = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
+        self.uploads.append(sorted(filter_repo_objects(files, ignore_patterns=kwargs.get("ignore_patterns"))))
+        return SimpleNamespace(commit_url=f"https://hub/{kwargs['repo_id']}/commit/{len(self.uploads)}")
+
+    def call(self, name):
+        """The keyword arguments of the only call of `name`."""
+        found = [kwargs for called, _, kwargs in self.calls if called == name]
+        assert len(found) == 1, f"{name} called {len(found)} times: {self.calls}"
+        return found[0]

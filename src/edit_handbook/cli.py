@@ -59,11 +59,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # Recipe stage folder (recipes/<family>/<model>/<stage>/config_*.yaml) -> "module:function" returning
 # the parser of the script that runs it. The recipe test parses every YAML with its stage's parser.
 RECIPE_PARSERS: dict[str, str] = {
-    "dpo": "edit_handbook.dpo:DPOParser",
+    "dpo": "edit_handbook.dpo:make_parser",
     "evaluate": "edit_handbook.evaluate:make_parser",
     "generate": "edit_handbook.generate:make_parser",
     "replication": "edit_handbook.replicate:make_parser",
-    "sft": "edit_handbook.sft:SFTParser",
+    "sft": "edit_handbook.sft:make_parser",
     "synthesize": "edit_handbook.synthesize:make_parser",
     "train": "edit_handbook.train_superedit:make_parser",
 }

@@ -10,15 +10,11 @@ Starts from an SFT checkpoint (a LoRA one is merged first), runs the reference p
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
-import datasets
 import torch
-import transformers
 from transformers import set_seed
-from transformers.trainer_utils import get_last_checkpoint
-from trl import DPOConfig, ModelConfig, TrlParser
+from trl import DPOConfig, ModelConfig
 
 from edit_handbook.distributed import leave_process_group
 from edit_handbook.editcaption.configs import (
@@ -40,6 +36,7 @@ from edit_handbook.hub.publish import publish_model
 from edit_handbook.hub.revisions import checkpoint_revision_callbacks
 from edit_handbook.hub.run_info import collect_run_info
 from edit_handbook.models.acceleration import apply_liger_kernels, resolve_trainer_speedups
+from edit_handbook.script_utils import ScriptParser, resume_checkpoint, setup_logging
 
 
 logger = logging.getLogger(__name__)
@@ -53,32 +50,21 @@ ARGUMENTS = (
 )
 
 
-class DPOParser(TrlParser):
-    """TrlParser for the DPO script; without a GPU `use_cpu` is set (unless given), as for SFT."""
-
-    def __init__(self):
-        super().__init__(ARGUMENTS)
-
-    def parse_args_and_config(self, args=None, **kwargs):
-        args = list(sys.argv[1:] if args is None else args)
-        if not torch.cuda.is_available() and not any(a.startswith("--use_cpu") for a in args):
-            args += ["--use_cpu", "true"]
-        return super().parse_args_and_config(args, **kwargs)
+def make_parser() -> ScriptParser:
+    return ScriptParser(ARGUMENTS)
 
 
 def _setup(argv):
-    script_args, margin, sampler, reference, training_args, model_args = DPOParser().parse_args_and_config(argv)
-    level = training_args.get_process_log_level()
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
-    datasets.utils.logging.set_verbosity(level)
-    transformers.utils.logging.set_verbosity(level)
+    """Steps 1-2: parse the recipe and the flags; logging and seed."""
+    script_args, margin, sampler, reference, training_args, model_args = make_parser().parse_args_and_config(argv)
+    setup_logging(training_args.get_process_log_level())
     set_seed(training_args.seed)
     resolve_trainer_speedups(training_args)  # Liger / torch.compile off, with the reason, where they cannot run
     return script_args, margin, sampler, reference, training_args, model_args
 
 
 def _policy_and_data(script_args, reference, training_args, model_args):
-    """Merged SFT policy, processor, and train/eval examples with the stored reference attached."""
+    """Steps 3-4: merged SFT policy, processor, and train/eval examples with the stored reference attached."""
     train, evaluation, report = load_preference_examples(script_args, evaluate=training_args.eval_strategy != "no")
     path = sft_checkpoint(model_args.model_name_or_path, training_args.output_dir)
     model, processor = load_captioner(
@@ -111,6 +97,7 @@ def prepare_main(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # 1-2. Parse the recipe and the flags; logging and seed.
     script_args, margin, sampler, reference, training_args, model_args = _setup(argv)
     if script_args.dry_run:
         from edit_handbook.editcaption.dpo_dry_run import dpo_dry_run
@@ -119,8 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from edit_handbook.editcaption.hae_trainer import HAEDPOTrainer
 
+    # 3-4. Data and model: preference pairs with the stored reference pass, the merged SFT policy.
     model, processor, train, evaluation, report = _policy_and_data(script_args, reference, training_args, model_args)
     apply_liger_kernels(model, training_args)
+
+    # 5. Trainer: HAE-DPO (adaptive margins, hard-example sampler), per-checkpoint Hub branches when asked.
     peft_config = captioner_peft_config(model_args, freeze_vision_tower=script_args.freeze_vision_tower)
     base_model = script_args.base_model or model_args.model_name_or_path
     dataset_names = [script_args.dataset_name or script_args.dataset_preset or "synthetic"]
@@ -143,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     logger.info(
         "reference model in memory: %s; prefix sharing: %s", trainer.ref_model is not None, trainer.prefix_sharing
     )
-    checkpoint = training_args.resume_from_checkpoint
-    if checkpoint is None and os.path.isdir(training_args.output_dir):
-        checkpoint = get_last_checkpoint(training_args.output_dir)
+
+    # 6. Train (resuming from the last checkpoint in output_dir if there is one).
+    checkpoint = resume_checkpoint(training_args)
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
     metrics = dict(train_result.metrics)
     if torch.cuda.is_available():
@@ -156,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if evaluation is not None:
         trainer.log_metrics("eval", trainer.evaluate())
 
+    # 7. Save, then publish: run_info, model card, and the push when asked.
     trainer.save_model(training_args.output_dir)
     if trainer.accelerator.is_main_process:
         processor.save_pretrained(training_args.output_dir)

@@ -11,15 +11,10 @@ Each example shows the source image then the edited image (labelled) and asks fo
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
-import datasets
-import torch
-import transformers
 from transformers import set_seed
-from transformers.trainer_utils import get_last_checkpoint
-from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
+from trl import ModelConfig, SFTConfig, SFTTrainer
 
 from edit_handbook.distributed import leave_process_group
 from edit_handbook.editcaption.configs import SFTScriptArguments
@@ -30,9 +25,14 @@ from edit_handbook.hub.publish import publish_model
 from edit_handbook.hub.revisions import checkpoint_revision_callbacks
 from edit_handbook.hub.run_info import collect_run_info
 from edit_handbook.models.acceleration import apply_liger_kernels, resolve_trainer_speedups
+from edit_handbook.script_utils import ScriptParser, resume_checkpoint, setup_logging
 
 
 logger = logging.getLogger(__name__)
+
+
+def make_parser() -> ScriptParser:
+    return ScriptParser((SFTScriptArguments, SFTConfig, ModelConfig))
 
 
 def _clip_tokenizer(script_args: SFTScriptArguments):
@@ -43,53 +43,28 @@ def _clip_tokenizer(script_args: SFTScriptArguments):
     return load_clip_tokenizer()
 
 
-def _checkpoint(training_args: SFTConfig) -> str | None:
-    if training_args.resume_from_checkpoint is not None:
-        return training_args.resume_from_checkpoint
-    if os.path.isdir(training_args.output_dir):
-        return get_last_checkpoint(training_args.output_dir)
-    return None
-
-
-class SFTParser(TrlParser):
-    """TrlParser for (SFTScriptArguments, SFTConfig, ModelConfig) that also reads GPU recipes without a GPU.
-
-    `TrainingArguments` refuses `bf16: true` unless a GPU is present or `use_cpu` is set. Without a GPU the run
-    is on the CPU anyway, so `use_cpu` is set (unless given): dry runs and recipe checks work on any machine.
-    """
-
-    def __init__(self):
-        super().__init__((SFTScriptArguments, SFTConfig, ModelConfig))
-
-    def parse_args_and_config(self, args=None, **kwargs):
-        args = list(sys.argv[1:] if args is None else args)
-        if not torch.cuda.is_available() and not any(a.startswith("--use_cpu") for a in args):
-            args += ["--use_cpu", "true"]
-        return super().parse_args_and_config(args, **kwargs)
-
-
 def main(argv: list[str] | None = None) -> int:
-    script_args, training_args, model_args = SFTParser().parse_args_and_config(argv)
+    # 1. Parse the recipe and the flags.
+    script_args, training_args, model_args = make_parser().parse_args_and_config(argv)
     if script_args.dry_run:
         from edit_handbook.editcaption.dry_run import dry_run
 
         print(dry_run(script_args, training_args, model_args).to_text())
         return 0
 
-    logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=training_args.get_process_log_level()
-    )
-    datasets.utils.logging.set_verbosity(training_args.get_process_log_level())
-    transformers.utils.logging.set_verbosity(training_args.get_process_log_level())
+    # 2. Logging and seed.
+    setup_logging(training_args.get_process_log_level())
     set_seed(training_args.seed)
     resolve_trainer_speedups(training_args)  # Liger / torch.compile off, with the reason, where they cannot run
 
+    # 3. Data: the edit pairs, validated, as prompt/completion examples.
     evaluate = training_args.eval_strategy != "no"
     train_dataset, eval_dataset, report = load_sft_datasets(
         script_args, evaluate=evaluate, clip_tokenizer=_clip_tokenizer(script_args)
     )
     logger.info("data: %s; %d training examples (tasks: %s)", report.summary(), len(train_dataset), script_args.tasks)
 
+    # 4. Model and processor.
     model, processor = load_captioner(
         model_args,
         min_pixels=script_args.min_pixels,
@@ -98,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         trust_remote_code=training_args.trust_remote_code,
     )
     apply_liger_kernels(model, training_args)
+
+    # 5. Trainer, with the per-checkpoint Hub branches and checker-driven stopping when asked.
     dataset_names = [script_args.dataset_name or script_args.dataset_preset or "synthetic"]
     callbacks = checkpoint_revision_callbacks(
         script_args, training_args, base_model=model_args.model_name_or_path, datasets=dataset_names
@@ -114,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         callbacks=callbacks,
     )
 
-    checkpoint = _checkpoint(training_args)
+    # 6. Train (resuming from the last checkpoint in output_dir if there is one).
+    checkpoint = resume_checkpoint(training_args)
     if checkpoint:
         logger.info("resuming from %s", checkpoint)
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -124,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if eval_dataset is not None:
         trainer.log_metrics("eval", trainer.evaluate())
 
+    # 7. Save, then publish: run_info, model card, and the push when asked.
     trainer.save_model(training_args.output_dir)
     if trainer.accelerator.is_main_process:
         processor.save_pretrained(training_args.output_dir)

@@ -10,17 +10,19 @@ Recipe keys and CLI flags are the fields of `DataArguments` and the `SuperEdit*A
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from accelerate import PartialState
 from accelerate.utils import parse_flag_from_env
-from trl import TrlParser
 
 from edit_handbook.data.configs import DataArguments
 from edit_handbook.data.loading import load_edit_pairs
 from edit_handbook.distributed import leave_process_group
-from edit_handbook.hub.publish import MODEL_FOLDER_IGNORE, push_folder
+from edit_handbook.hub.publish import publish_model
+from edit_handbook.hub.revisions import revision_pusher
 from edit_handbook.hub.run_info import collect_run_info
+from edit_handbook.script_utils import ScriptParser, setup_logging
 from edit_handbook.superedit.configs import (
     SuperEditCacheArguments,
     SuperEditDataArguments,
@@ -41,22 +43,33 @@ CONFIG_CLASSES = (
 )
 
 
-def make_parser() -> TrlParser:
-    return TrlParser(CONFIG_CLASSES)
+def make_parser() -> ScriptParser:
+    return ScriptParser(CONFIG_CLASSES)
 
 
 def main(argv: list[str] | None = None) -> int:
-    configs = make_parser().parse_args_and_config(args=argv)
+    # 1. Parse the recipe and the flags.
+    configs = make_parser().parse_args_and_config(argv)
     data_args, model_args, input_args, loss_args, cache_args, training_args = configs
     if training_args.push_to_hub and not training_args.hub_model_id:
         raise ValueError("push_to_hub needs hub_model_id (e.g. your-name/superedit-sd15)")
 
+    # 2. Logging (the trainer seeds everything it draws from `seed`).
+    setup_logging(logging.WARNING)
     # Same device choice as the Accelerator the trainer makes (accelerate launch --cpu sets the flag).
     state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
-    with state.main_process_first():  # one process fills the datasets cache, the others read it
+
+    # 3. Data: the edit pairs, validated (one process fills the datasets cache, the others read it).
+    with state.main_process_first():
         dataset, report = load_edit_pairs(**data_args.load_kwargs())
     state.print(report.summary())
 
+    # 4-5. Model and trainer: the editor's UNet trains, the frozen encoders are cached; every checkpoint's
+    # editing pipeline goes to its own Hub branch when push_checkpoint_revisions is set.
+    dataset_names = [data_args.dataset_name or data_args.dataset_preset or "synthetic"]
+    pusher = revision_pusher(
+        training_args, kind="editor", base_model=model_args.pretrained_model_name_or_path, datasets=dataset_names
+    )
     trainer = SuperEditTrainer(
         model_args=model_args,
         data_args=input_args,
@@ -64,24 +77,32 @@ def main(argv: list[str] | None = None) -> int:
         cache_args=cache_args,
         args=training_args,
         train_dataset=dataset,
+        revision_pusher=pusher,
     )
+
+    # 6. Train (resuming from resume_from_checkpoint when given).
     trainer.train()
-    run_info = collect_run_info(
-        dict(zip([cls.__name__ for cls in CONFIG_CLASSES], configs)),
-        data_fingerprint=dataset._fingerprint,
-        data_report=report.to_dict(),
-    )
-    output_dir = trainer.save(
-        run_info, dataset_names=[data_args.dataset_name or data_args.dataset_preset or "synthetic"]
-    )
-    if training_args.push_to_hub and state.is_main_process:
-        url = push_folder(
+
+    # 7. Save, then publish: run_info, model card, and the push when asked.
+    output_dir = trainer.save()
+    if state.is_main_process:
+        info = collect_run_info(
+            dict(zip([cls.__name__ for cls in CONFIG_CLASSES], configs)),
+            data_fingerprint=dataset._fingerprint,
+            data_report=report.to_dict(),
+        )
+        url = publish_model(
             output_dir,
-            training_args.hub_model_id,
+            info,
+            datasets=dataset_names,
+            hub_model_id=training_args.hub_model_id,
+            push=training_args.push_to_hub,
+            revision=training_args.hub_revision,
             private=training_args.hub_private,
-            ignore_patterns=MODEL_FOLDER_IGNORE,
-        )  # the accelerate checkpoints (optimizer states) stay local
-        print(f"pushed {output_dir} to {url}")
+            **trainer.card_details(),
+        )
+        if url:
+            print(f"pushed {output_dir} to {url}")
     state.print(f"saved the editor to {output_dir}")
     leave_process_group()
     return 0

@@ -6,9 +6,10 @@ import pytest
 import torch
 from accelerate.state import AcceleratorState, GradientState
 from diffusers import StableDiffusionInstructPix2PixPipeline
-from tests.helpers import REPO_ROOT, launch_cpu
+from tests.helpers import REPO_ROOT, FakeHubApi, launch_cpu
 
 from edit_handbook.data.synthetic import generate_dataset
+from edit_handbook.hub.revisions import RevisionPusher
 from edit_handbook.superedit.configs import (
     SuperEditCacheArguments,
     SuperEditDataArguments,
@@ -39,7 +40,7 @@ def fresh_accelerate_state():
     GradientState._reset_state()
 
 
-def make_trainer(model_path, pairs, output_dir, cache_dir, **overrides):
+def make_trainer(model_path, pairs, output_dir, cache_dir, revision_pusher=None, **overrides):
     model = SuperEditModelArguments(pretrained_model_name_or_path=str(model_path))
     data = SuperEditDataArguments(resolution=32, heldout_pairs=8)
     loss = SuperEditLossArguments(triplet_start_step=3, triplet_margin=5e-3)
@@ -54,8 +55,9 @@ def make_trainer(model_path, pairs, output_dir, cache_dir, **overrides):
             if hasattr(config, name):
                 setattr(config, name, value)
     return SuperEditTrainer(
-        model_args=model, data_args=data, loss_args=loss, cache_args=cache, args=args, train_dataset=pairs
-    )
+        model_args=model, data_args=data, loss_args=loss, cache_args=cache, args=args, train_dataset=pairs,
+        revision_pusher=revision_pusher,
+    )  # fmt: skip
 
 
 def losses(history):
@@ -157,3 +159,31 @@ def test_two_process_cpu_launch(tiny_ip2p_path, tmp_path):
     assert (output / "checkpoint-3").is_dir()
     steps = [line for line in (output / "metrics.jsonl").read_text().splitlines() if line]
     assert len(steps) == 3  # written once, by the main process
+
+
+def test_every_checkpoint_pipeline_goes_to_its_own_branch(tiny_ip2p_path, pairs, tmp_path):
+    api = FakeHubApi()
+    pusher = RevisionPusher(
+        "me/editor", kind="editor", base_model="a/b", datasets=["synthetic"], revision="v1", api=api
+    )
+    run = tmp_path / "run"
+    trainer = make_trainer(tiny_ip2p_path, pairs, run, tmp_path / "cache", pusher, checkpointing_steps=2)
+    trainer.train()
+    trainer.save()
+
+    assert not pusher.pending  # save() waited for the uploads
+    branches = [kwargs["branch"] for name, _, kwargs in api.calls if name == "create_branch"]
+    assert branches == ["v1-step-000000002", "v1-step-000000004", "v1-step-000000006"]
+    uploads = [kwargs["folder_path"] for name, _, kwargs in api.calls if name == "upload_folder"]
+    assert uploads == [str(run / f"checkpoint-{step}" / "pipeline") for step in (2, 4, 6)]
+    for files in api.uploads:  # a loadable pipeline and its card; no optimizer, scheduler or RNG state
+        assert {"README.md", "model_index.json", "unet/config.json", "scheduler/scheduler_config.json"} <= set(files)
+        assert not any(name.endswith((".bin", ".pkl")) for name in files)
+    step_2 = StableDiffusionInstructPix2PixPipeline.from_pretrained(run / "checkpoint-2" / "pipeline")
+    assert step_2.unet.config.in_channels == 8
+
+
+def test_a_single_kept_checkpoint_is_refused_when_checkpoints_are_pushed(tiny_ip2p_path, pairs, tmp_path):
+    pusher = RevisionPusher("me/editor", kind="editor", base_model="a/b", datasets=[], api=FakeHubApi())
+    with pytest.raises(ValueError, match="checkpoints_total_limit to 2 or more"):
+        make_trainer(tiny_ip2p_path, pairs, tmp_path / "run", tmp_path / "cache", pusher, checkpoints_total_limit=1)

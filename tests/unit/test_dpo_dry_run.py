@@ -7,7 +7,7 @@ import datasets
 import huggingface_hub
 import pytest
 
-from edit_handbook.dpo import DPOParser
+from edit_handbook.dpo import make_parser as make_dpo_parser
 from edit_handbook.editcaption.dpo_dry_run import dpo_dry_run
 
 
@@ -33,7 +33,7 @@ def test_every_model_has_a_dpo_recipe():
 def test_dpo_recipe_dry_run(recipe, offline):
     argv = ["--config", str(ROOT / "recipes/editcaption" / recipe), "--dry_run", "true"]
     argv += ["--accelerate_config", str(ROOT / "accelerate_configs/zero3.yaml")]
-    script_args, _, _, _, training_args, model_args = DPOParser().parse_args_and_config(argv)
+    script_args, _, _, _, training_args, model_args = make_dpo_parser().parse_args_and_config(argv)
     report = dpo_dry_run(script_args, training_args, model_args)
     low, high = BILLIONS[recipe.split("/")[0].removeprefix("qwen3-vl-")]
     lora = "lora" in recipe or model_args.use_peft

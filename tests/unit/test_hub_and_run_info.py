@@ -1,12 +1,10 @@
 """Cards carry what a reader needs (front matter, run_info, citations); pushing calls the Hub API right."""
 
 import json
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import yaml
-from huggingface_hub.utils import filter_repo_objects
+from tests.helpers import FakeHubApi
 
 from edit_handbook.hub import cards, publish
 from edit_handbook.hub.run_info import collect_run_info, fingerprint, write_run_info
@@ -77,37 +75,6 @@ def test_dataset_card_lists_schema_splits_counts_and_prompt_version():
     assert _front_matter(card)["size_categories"] == ["1K<n<10K"]
     assert "| `source_image` | image |" in card and "| train | 1200 |" in card
     assert "`rectify-v1`" in card and "| failed | 100 |" in card
-
-
-class FakeHubApi:
-    """Stands in for `HfApi`: records the calls and what an upload would send (after its ignore patterns)."""
-
-    def __init__(self):
-        self.calls = []
-        self.uploads = []  # per upload_folder call: the sorted relative paths that would be uploaded
-
-    def create_repo(self, repo_id, **kwargs):
-        self.calls.append(("create_repo", repo_id, kwargs))
-
-    def list_repo_commits(self, repo_id, **kwargs):
-        self.calls.append(("list_repo_commits", repo_id, kwargs))
-        return [SimpleNamespace(commit_id="newest"), SimpleNamespace(commit_id="initial")]  # newest first
-
-    def create_branch(self, repo_id, **kwargs):
-        self.calls.append(("create_branch", repo_id, kwargs))
-
-    def upload_folder(self, **kwargs):
-        self.calls.append(("upload_folder", kwargs["repo_id"], kwargs))
-        folder = Path(kwargs["folder_path"])
-        files = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
-        self.uploads.append(sorted(filter_repo_objects(files, ignore_patterns=kwargs.get("ignore_patterns"))))
-        return SimpleNamespace(commit_url=f"https://hub/{kwargs['repo_id']}/commit/{len(self.uploads)}")
-
-    def call(self, name):
-        """The keyword arguments of the only call of `name`."""
-        found = [kwargs for called, _, kwargs in self.calls if called == name]
-        assert len(found) == 1, f"{name} called {len(found)} times: {self.calls}"
-        return found[0]
 
 
 def test_push_folder_creates_repo_branch_from_the_first_commit_and_uploads(tmp_path):

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from test_hub_and_run_info import FakeHubApi
+from tests.helpers import FakeHubApi
 from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
 
 from edit_handbook.hub import cards
@@ -13,7 +13,7 @@ from edit_handbook.hub.revisions import (
     checkpoint_branch,
     checkpoint_revision_callbacks,
 )
-from edit_handbook.sft import SFTParser
+from edit_handbook.sft import make_parser as make_sft_parser
 
 
 def test_checkpoint_branch_is_zero_padded_like_open_r1():
@@ -74,10 +74,10 @@ def test_only_the_main_process_pushes_and_a_single_kept_checkpoint_is_refused(tm
 
 def test_the_sft_and_dpo_field_turns_the_callback_on_and_needs_a_repo():
     argv = ["--config", "recipes/editcaption/smoke/sft/config_smoke.yaml", "--push_checkpoint_revisions", "true"]
-    script_args, training_args, _ = SFTParser().parse_args_and_config(argv)
+    script_args, training_args, _ = make_sft_parser().parse_args_and_config(argv)
     with pytest.raises(ValueError, match="push_checkpoint_revisions needs hub_model_id"):
         checkpoint_revision_callbacks(script_args, training_args, base_model="a/b", datasets=[])
-    script_args, training_args, _ = SFTParser().parse_args_and_config(
+    script_args, training_args, _ = make_sft_parser().parse_args_and_config(
         [*argv, "--hub_model_id", "me/cap", "--hub_revision", "v2"]
     )
     (callback,) = checkpoint_revision_callbacks(script_args, training_args, base_model="a/b", datasets=["synthetic"])

@@ -11,7 +11,7 @@ import datasets
 import pytest
 import yaml
 from PIL import Image
-from test_hub_and_run_info import FakeHubApi
+from tests.helpers import FakeHubApi
 
 from edit_handbook import cli
 from edit_handbook.data import schema

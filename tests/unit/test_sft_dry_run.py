@@ -11,7 +11,8 @@ import huggingface_hub
 import pytest
 
 from edit_handbook.editcaption.dry_run import dry_run
-from edit_handbook.sft import SFTParser, main
+from edit_handbook.sft import main
+from edit_handbook.sft import make_parser as make_sft_parser
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ def test_recipe_dry_run(recipe, offline):
         "--accelerate_config",
         str(ROOT / "accelerate_configs" / accelerate_config),
     ]
-    report = dry_run(*SFTParser().parse_args_and_config(argv))
+    report = dry_run(*make_sft_parser().parse_args_and_config(argv))
     lora = "lora" in recipe
     base = report.total_params - (report.trainable_params if lora else 0)
     assert low <= base / 1e9 <= high, report.to_text()
@@ -80,4 +81,4 @@ def test_truncating_max_length_is_refused(offline):
         "12",
     ]
     with pytest.raises(ValueError, match="set max_length: null and bound max_pixels"):
-        dry_run(*SFTParser().parse_args_and_config(argv))
+        dry_run(*make_sft_parser().parse_args_and_config(argv))

@@ -7,6 +7,7 @@ from diffusers import StableDiffusionInstructPix2PixPipeline
 
 from edit_handbook.data import schema
 from edit_handbook.data.synthetic import generate_dataset
+from edit_handbook.hub.publish import publish_model
 from edit_handbook.hub.run_info import collect_run_info
 from edit_handbook.models.registry import TINY_INSTRUCT_PIX2PIX
 from edit_handbook.superedit.configs import (
@@ -49,7 +50,9 @@ def run(context: DemoContext) -> None:
         cache_args=configs["cache"], args=configs["training"], train_dataset=pairs,
     )  # fmt: skip
     history = trainer.train()
-    editor = trainer.save(collect_run_info(configs, data_fingerprint=pairs._fingerprint), dataset_names=["synthetic"])
+    editor = trainer.save()
+    info = collect_run_info(configs, data_fingerprint=pairs._fingerprint)
+    publish_model(editor, info, datasets=["synthetic"], **trainer.card_details())
     AcceleratorState._reset_state(True)  # later stages build their own Accelerator
     GradientState._reset_state()
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-# Hub checkpoint revisions (issue 8): one field, mixed into the EditCaption script arguments below.
 @dataclass
 class CheckpointRevisionArguments:
-    """Push each saved checkpoint to its own Hub branch while training (open-r1's revision pushes)."""
+    """Push each saved checkpoint to its own Hub branch while training (open-r1's revision pushes); mixed into
+    the SFT, DPO and SuperEdit training arguments."""
 
     push_checkpoint_revisions: bool = field(
         default=False,
         metadata={
-            "help": "Upload every saved checkpoint (weights, config, processor, a card; no optimizer states) to branch "
-            "'<hub_revision or main>-step-<global_step:09d>' of hub_model_id, in the background. Needs hub_model_id "
-            "and save_total_limit != 1."
+            "help": "Upload every saved checkpoint (weights, config, processor, a card; no optimizer states; for "
+            "SuperEdit the checkpoint's editing pipeline) to branch '<hub_revision or main>-step-<global_step:09d>' "
+            "of hub_model_id, in the background. Needs hub_model_id (and, for SFT/DPO, save_total_limit != 1)."
         },
     )

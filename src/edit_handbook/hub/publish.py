@@ -80,12 +80,16 @@ def publish_model(
     base_model: str,
     datasets: list[str],
     recipe_config: dict[str, Any] | None = None,
+    metrics_markdown: str | None = None,
+    example_grid: str | None = None,
     hub_model_id: str | None = None,
     push: bool = False,
     revision: str | None = None,
+    private: bool | None = None,
 ) -> str | None:
-    """The end of every training script: `run_info.json` and the model card next to the weights, then the
-    push when asked (checkpoints and other training leftovers stay local). Returns the commit URL, or None."""
+    """The end of every training script (SFT, DPO, SuperEdit): `run_info.json` and the model card next to the
+    weights, then the push when asked (checkpoints and other training leftovers stay local). Returns the commit
+    URL, or None. Each checkpoint's own branch is `hub.revisions`' job, while training runs."""
     write_run_info(output_dir, run_info)
     card = model_card(
         model_name=hub_model_id or Path(output_dir).resolve().name,
@@ -93,6 +97,8 @@ def publish_model(
         base_model=base_model,
         datasets=datasets,
         recipe_config=recipe_config,
+        metrics_markdown=metrics_markdown,
+        example_grid=example_grid,
         run_info=run_info,
         recipe_file=card_inputs(run_info)["recipe_file"],
         repo_id=hub_model_id,
@@ -102,4 +108,6 @@ def publish_model(
         return None
     if not hub_model_id:
         raise ValueError("push_to_hub needs hub_model_id (e.g. --hub_model_id your-name/edit-captioner)")
-    return push_folder(output_dir, hub_model_id, revision=revision, ignore_patterns=MODEL_FOLDER_IGNORE)
+    return push_folder(
+        output_dir, hub_model_id, revision=revision, private=private, ignore_patterns=MODEL_FOLDER_IGNORE
+    )

@@ -4,7 +4,8 @@ Checkpoint `checkpoint-N` goes to branch `<hub_revision or "main">-step-<N:09d>`
 `from_pretrained(repo_id, revision=...)` and evaluated while training goes on. Weights, config, processor and a
 short card are uploaded; optimizer, scheduler and RNG states (and DeepSpeed's shards) stay local. Uploads run one
 at a time on a background thread, so training does not wait for the network; the end of training waits for the
-last one and raises if any failed.
+last one and raises if any failed. `CheckpointRevisionCallback` does this for TRL's trainers (SFT, DPO); the
+SuperEdit trainer hands `RevisionPusher` the editing pipeline it writes into each checkpoint.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ def checkpoint_branch(revision: str | None, global_step: int) -> str:
     return f"{revision or 'main'}-step-{global_step:09d}"
 
 
-class CheckpointRevisionCallback(TrainerCallback):
-    """On each save (main process only), write a card into the checkpoint and upload it to its branch."""
+class RevisionPusher:
+    """Uploads a folder per training step to its own branch, one at a time on a background thread."""
 
     def __init__(
         self,
@@ -48,6 +49,42 @@ class CheckpointRevisionCallback(TrainerCallback):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint-push")
         self.pending: list[Future] = []
 
+    def push(self, folder: Path, global_step: int) -> None:
+        """Write a card into `folder` and queue its upload to branch `checkpoint_branch(revision, global_step)`."""
+        branch = checkpoint_branch(self.revision, global_step)
+        card = model_card(
+            model_name=f"{self.repo_id} (step {global_step})",
+            kind=self.kind,
+            base_model=self.base_model,
+            datasets=self.datasets,
+            run_info={"global_step": global_step, "checkpoint": folder.name, "branch": branch},
+            repo_id=self.repo_id,
+        )
+        write_card(folder, card)
+        logger.info("pushing %s to %s@%s in the background", folder, self.repo_id, branch)
+        self.pending.append(
+            self._executor.submit(
+                push_folder,
+                folder,
+                self.repo_id,
+                revision=branch,
+                private=self.private,
+                commit_message=f"Checkpoint at step {global_step}",
+                ignore_patterns=MODEL_FOLDER_IGNORE,
+                api=self.api,
+            )
+        )
+
+    def wait(self) -> list[str]:
+        """Block until every upload is done; returns their commit URLs (raises the first upload error)."""
+        urls = [future.result() for future in self.pending]
+        self.pending.clear()
+        return urls
+
+
+class CheckpointRevisionCallback(RevisionPusher, TrainerCallback):
+    """On each Trainer save (main process only), write a card into the checkpoint and upload it to its branch."""
+
     def on_train_begin(self, args, state, control, **kwargs):
         if args.save_total_limit == 1:
             raise ValueError(
@@ -61,38 +98,26 @@ class CheckpointRevisionCallback(TrainerCallback):
         folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
         if not folder.is_dir():
             raise FileNotFoundError(f"push_checkpoint_revisions: the Trainer saved no {folder}")
-        branch = checkpoint_branch(self.revision, state.global_step)
-        card = model_card(
-            model_name=f"{self.repo_id} (step {state.global_step})",
-            kind=self.kind,
-            base_model=self.base_model,
-            datasets=self.datasets,
-            run_info={"global_step": state.global_step, "checkpoint": folder.name, "branch": branch},
-            repo_id=self.repo_id,
-        )
-        write_card(folder, card)
-        logger.info("pushing %s to %s@%s in the background", folder, self.repo_id, branch)
-        self.pending.append(
-            self._executor.submit(
-                push_folder,
-                folder,
-                self.repo_id,
-                revision=branch,
-                private=self.private,
-                commit_message=f"Checkpoint at step {state.global_step}",
-                ignore_patterns=MODEL_FOLDER_IGNORE,
-                api=self.api,
-            )
-        )
+        self.push(folder, state.global_step)
 
     def on_train_end(self, args, state, control, **kwargs):
         self.wait()
 
-    def wait(self) -> list[str]:
-        """Block until every upload is done; returns their commit URLs (raises the first upload error)."""
-        urls = [future.result() for future in self.pending]
-        self.pending.clear()
-        return urls
+
+def revision_pusher(args, *, kind: str, base_model: str, datasets: list[str]) -> RevisionPusher | None:
+    """The SuperEdit trainer's pusher (None unless `push_checkpoint_revisions` is set); `args` holds the Hub fields."""
+    if not args.push_checkpoint_revisions:
+        return None
+    if not args.hub_model_id:
+        raise ValueError("push_checkpoint_revisions needs hub_model_id (e.g. --hub_model_id your-name/superedit-sd15)")
+    return RevisionPusher(
+        args.hub_model_id,
+        kind=kind,
+        base_model=base_model,
+        datasets=datasets,
+        revision=args.hub_revision,
+        private=args.hub_private,
+    )
 
 
 def checkpoint_revision_callbacks(

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..hub.configs import CheckpointRevisionArguments
+
 
 # SuperEdit (arXiv 2505.02370, METHOD.md section 2). Parsed together with DataArguments by
 # `train_superedit.py`; paper constants default to the paper's values and name their source.
@@ -116,7 +118,7 @@ class SuperEditCacheArguments:
 
 
 @dataclass
-class SuperEditTrainingArguments:
+class SuperEditTrainingArguments(CheckpointRevisionArguments):
     """Optimisation, precision, checkpoints, validation, logging and publishing of the SuperEdit trainer."""
 
     output_dir: str = field(default="outputs/superedit", metadata={"help": "Checkpoints, grids, final pipeline."})
@@ -181,3 +183,6 @@ class SuperEditTrainingArguments:
     push_to_hub: bool = field(default=False, metadata={"help": "Push the final pipeline and card to the Hub."})
     hub_model_id: str | None = field(default=None, metadata={"help": "Hub repo id for push_to_hub."})
     hub_private: bool | None = field(default=None, metadata={"help": "Create the Hub repo as private."})
+    hub_revision: str | None = field(
+        default=None, metadata={"help": "Branch of hub_model_id to push to (and prefix of the checkpoint branches)."}
+    )

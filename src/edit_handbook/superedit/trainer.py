@@ -25,8 +25,8 @@ from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 
 from ..data import schema
-from ..hub.cards import model_card, write_card
-from ..hub.run_info import fingerprint, write_run_info
+from ..hub.revisions import RevisionPusher
+from ..hub.run_info import fingerprint
 from ..models import cache_root
 from ..models.acceleration import compile_in_place
 from ..models.editor import editing_pipeline
@@ -87,8 +87,9 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
 class SuperEditTrainer:
     """Fine-tunes an InstructPix2Pix UNet with SuperEdit's loss on a dataset in the canonical schema.
 
-    `train()` runs (or resumes) the loop and returns the logged history; `save(run_info)` writes the
-    final `StableDiffusionInstructPix2PixPipeline` (EMA weights when enabled) with `run_info.json` and a card.
+    `train()` runs (or resumes) the loop and returns the logged history; `save()` writes the final
+    `StableDiffusionInstructPix2PixPipeline` (EMA weights when enabled). With a `revision_pusher`, every checkpoint's
+    editing pipeline goes to its own Hub branch while training runs.
     """
 
     def __init__(
@@ -101,6 +102,7 @@ class SuperEditTrainer:
         args: SuperEditTrainingArguments,
         train_dataset: datasets.Dataset,
         data_fingerprint: str | None = None,
+        revision_pusher: RevisionPusher | None = None,
     ) -> None:
         if not isinstance(train_dataset, datasets.Dataset):
             raise TypeError(
@@ -114,6 +116,12 @@ class SuperEditTrainer:
             cache_args,
             args,
         )
+        if revision_pusher is not None and args.checkpoints_total_limit == 1:
+            raise ValueError(
+                "push_checkpoint_revisions uploads a checkpoint while training goes on, and checkpoints_total_limit: 1 "
+                "would delete it at the next save: set checkpoints_total_limit to 2 or more (or null)"
+            )
+        self.revision_pusher = revision_pusher
         self.accelerator = accelerator = Accelerator(
             gradient_accumulation_steps=args.gradient_accumulation_steps,
             mixed_precision=args.mixed_precision,
@@ -361,6 +369,8 @@ class SuperEditTrainer:
             staging.rename(final)
             self._prune_checkpoints()
         accelerator.wait_for_everyone()
+        if self.revision_pusher is not None:
+            self._push_checkpoint(final)
         return final
 
     def _prune_checkpoints(self) -> None:
@@ -453,34 +463,48 @@ class SuperEditTrainer:
         accelerator.wait_for_everyone()
         return metrics
 
-    def save(self, run_info: dict[str, Any], *, dataset_names: list[str] | None = None) -> Path:
-        """Write the final pipeline (fp32, reloaded frozen parts + trained UNet), run_info.json and the card."""
+    def _write_pipeline(self, folder: Path, unet: UNet2DConditionModel) -> None:
+        """The editor users load: the frozen parts reloaded in fp32 from the base, and `unet`'s weights."""
+        base = load_editor(self.model_args.pretrained_model_name_or_path, from_sd15=self.model_args.from_sd15)
+        final_unet = UNet2DConditionModel.from_config(self.unet_config)
+        final_unet.load_state_dict({k: v.float().cpu() for k, v in unet.state_dict().items()})
+        StableDiffusionInstructPix2PixPipeline(**{**base.components, "unet": final_unet}).save_pretrained(folder)
+
+    def _push_checkpoint(self, checkpoint: Path) -> None:
+        """Write the checkpoint's editing pipeline into `<checkpoint>/pipeline` and queue its upload to the step's
+        branch (`hub.revisions`). Called on every rank: under ZeRO-3 the weights are gathered collectively."""
+        unet = self.inference_unet()
+        if self.accelerator.is_main_process:
+            folder = checkpoint / "pipeline"
+            self._write_pipeline(folder, unet)
+            self.revision_pusher.push(folder, self.global_step)
+        self.accelerator.wait_for_everyone()
+
+    def save(self) -> Path:
+        """Write the final pipeline (fp32, reloaded frozen parts + trained UNet) and the last validation grid;
+        the script then ends through `hub.publish.publish_model` with `card_details()` (run_info, card, push)."""
         unet = self.inference_unet()
         accelerator = self.accelerator
         if accelerator.is_main_process:
-            base = load_editor(self.model_args.pretrained_model_name_or_path, from_sd15=self.model_args.from_sd15)
-            final_unet = UNet2DConditionModel.from_config(self.unet_config)
-            final_unet.load_state_dict({k: v.float().cpu() for k, v in unet.state_dict().items()})
-            pipeline = StableDiffusionInstructPix2PixPipeline(**{**base.components, "unet": final_unet})
-            pipeline.save_pretrained(self.output_dir)
-            write_run_info(self.output_dir, run_info)
+            self._write_pipeline(self.output_dir, unet)
             grids = sorted((self.output_dir / "validation").glob("step-*.png"))
             if grids:
                 shutil.copyfile(grids[-1], self.output_dir / GRID_FILE)
-            card = model_card(
-                model_name=self.args.hub_model_id or self.output_dir.name,
-                kind="editor",
-                base_model=self.model_args.pretrained_model_name_or_path,
-                datasets=dataset_names,
-                recipe_config=self._flat_config(),
-                metrics_markdown=self._metrics_markdown(),
-                example_grid=GRID_FILE if grids else None,
-                run_info=run_info,
-            )
-            write_card(self.output_dir, card)
+            if self.revision_pusher is not None:
+                self.revision_pusher.wait()
         accelerator.wait_for_everyone()
         accelerator.end_training()  # closes trackers (and the process group): saving is the last collective step
         return self.output_dir
+
+    def card_details(self) -> dict[str, Any]:
+        """What the editor's card shows beyond run_info: base model, recipe, held-out metrics, the grid."""
+        return {
+            "kind": "editor",
+            "base_model": self.model_args.pretrained_model_name_or_path,
+            "recipe_config": self._flat_config(),
+            "metrics_markdown": self._metrics_markdown(),
+            "example_grid": GRID_FILE if (self.output_dir / GRID_FILE).is_file() else None,
+        }
 
     def _flat_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {}
