@@ -4,7 +4,7 @@
 
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-# The exact pair verified in ENVIRONMENT.md: CUDA builds that also run on CPU, with which the
+# The exact pair verified in docs/environment.md: CUDA builds that also run on CPU, with which the
 # Qwen-VL processors and `transformers serve` work. Do not mix with a +cpu torch.
 TORCH_PINS := torch==2.15.0 torchvision==0.29.2
 PYTEST_ARGS ?=

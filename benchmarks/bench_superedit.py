@@ -46,7 +46,7 @@ SIZES = {
         ),
         "text": dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12),
     },
-    # The tiny pipeline of ENVIRONMENT.md (the smoke recipe's model).
+    # The tiny pipeline of docs/environment.md (the smoke recipe's model).
     "tiny": {
         "unet": dict(
             block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=8, out_channels=4,

@@ -4,7 +4,7 @@
 # Then pass `carry: ["benchmarks/.gpu_bundle"]` to the device tool and start the remote command
 # with `bash benchmarks/install_gpu_wheels.sh`.
 # The GPU image has torch, torchvision, transformers, accelerate and peft, but no trl, diffusers,
-# datasets or deepspeed, and no network (see ../shared/ENVIRONMENT.md). Its Python is 3.12.
+# datasets or deepspeed, and no network. Its Python is 3.12.
 set -euo pipefail
 cd "$(dirname "$0")"
 DEST=.gpu_wheels

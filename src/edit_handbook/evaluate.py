@@ -15,10 +15,9 @@ fresh synthetic pairs, scored exactly from the pixels). Every suite writes
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
-
-from trl import TrlParser
 
 from edit_handbook.data.configs import DataArguments
 from edit_handbook.evaluation.benchmarks import load_pairs
@@ -33,12 +32,13 @@ from edit_handbook.evaluation.plots import slug
 from edit_handbook.evaluation.report import format_estimate, load_results, write_report
 from edit_handbook.evaluation.results import SuiteResult
 from edit_handbook.hub.run_info import collect_run_info, write_run_info
+from edit_handbook.script_utils import ScriptParser, setup_logging
 from edit_handbook.synth.backends import make_backend
 from edit_handbook.synth.configs import SynthesisBackendArguments
 
 
-def make_parser() -> TrlParser:
-    return TrlParser(
+def make_parser() -> ScriptParser:
+    return ScriptParser(
         (
             EvaluationArguments,
             DataArguments,
@@ -141,11 +141,19 @@ def run_suite(
 
 
 def main(argv: list[str] | None = None) -> int:
+    # 1. Parse the recipe and the flags (`evaluate synthetic ...` = `evaluate --suite synthetic ...`).
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and not argv[0].startswith("-"):  # `evaluate synthetic ...` = `evaluate --suite synthetic ...`
+    if argv and not argv[0].startswith("-"):
         argv = ["--suite", argv[0], *argv[1:]]
     args, data_args, judge_args, editing_args, synthetic_editing_args = make_parser().parse_args_and_config(argv)
+
+    # 2. Logging.
+    setup_logging(logging.WARNING)
+
+    # 3-6. Data, models (captioners, judge, editor; one in memory at a time) and the suite's measurements.
     results = run_suite(args, data_args, judge_args, editing_args, synthetic_editing_args)
+
+    # 7. Save: per-suite results, run_info and the report (report.json, report.md, plots).
     output_dir = Path(args.output_dir)
     if args.suite != "report":
         for result in results:

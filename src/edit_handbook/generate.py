@@ -7,11 +7,10 @@ edit-handbook generate --num_pairs 1000 --output_dir outputs/synthetic --push_to
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections import Counter
 from pathlib import Path
-
-from trl import TrlParser
 
 from edit_handbook.data import schema
 from edit_handbook.data.configs import SyntheticDataArguments
@@ -21,20 +20,24 @@ from edit_handbook.data.synthetic import generate_dataset
 from edit_handbook.hub.cards import dataset_card, write_card
 from edit_handbook.hub.publish import push_folder
 from edit_handbook.hub.run_info import collect_run_info, write_run_info
+from edit_handbook.script_utils import ScriptParser, setup_logging
 
 
-def make_parser() -> TrlParser:
-    return TrlParser((SyntheticDataArguments,))
+def make_parser() -> ScriptParser:
+    return ScriptParser((SyntheticDataArguments,))
 
 
 def generate(args: SyntheticDataArguments) -> Path:
-    """Render the pairs, validate them through the data layer, save them with a dataset card, an example
-    grid, the validation report and run_info; returns the folder."""
+    """Steps 3-7 of the script: render the pairs, validate them through the data layer, save them with a dataset
+    card, an example grid, the validation report and run_info, push when asked; returns the folder."""
+    # 3. Data: rendered, then validated like any other dataset.
     generated = generate_dataset(
         args.num_pairs, seed=args.seed, image_size=args.image_size, edit_types=args.edit_types, num_proc=args.num_proc
     )
     dataset, report = load_edit_pairs(generated, validation="full", on_error="raise", num_proc=args.num_proc)
     print(report.summary())
+
+    # 7. Save, then publish: the dataset, grid, run_info and card, and the push when asked.
     folder = Path(args.output_dir)
     if args.output_format == "parquet":
         dataset.to_parquet(str(folder / "data" / "train.parquet"))
@@ -66,7 +69,10 @@ def generate(args: SyntheticDataArguments) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # 1. Parse the recipe and the flags.
     (args,) = make_parser().parse_args_and_config(argv)
+    # 2. Logging.
+    setup_logging(logging.WARNING)
     folder = generate(args)
     print(f"wrote {args.num_pairs} synthetic pairs to {folder} (card: {folder / 'README.md'})")
     return 0

@@ -8,24 +8,25 @@ Start the same command again after a crash: finished rows are kept and only the 
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import torch
 from accelerate import PartialState
-from trl import TrlParser
 
 from edit_handbook.data.configs import DataArguments
 from edit_handbook.data.loading import load_edit_pairs
 from edit_handbook.distributed import leave_process_group
 from edit_handbook.hub.run_info import collect_run_info, write_run_info
+from edit_handbook.script_utils import ScriptParser, setup_logging
 from edit_handbook.synth.backends import make_backend
 from edit_handbook.synth.configs import SynthesisArguments, SynthesisBackendArguments
 from edit_handbook.synth.engine import push_result, run_task, save_result
 from edit_handbook.synth.tasks import make_task
 
 
-def make_parser() -> TrlParser:
-    return TrlParser((DataArguments, SynthesisArguments, SynthesisBackendArguments))
+def make_parser() -> ScriptParser:
+    return ScriptParser((DataArguments, SynthesisArguments, SynthesisBackendArguments))
 
 
 def task_settings(args: SynthesisArguments) -> dict:
@@ -40,19 +41,28 @@ def task_settings(args: SynthesisArguments) -> dict:
 
 
 def synthesize(data_args: DataArguments, args: SynthesisArguments, backend_args: SynthesisBackendArguments):
+    """Steps 3-7 of the script (data, backend, the task, save and publish); returns the result on the main process."""
     # Made first, so every later `PartialState()` (writer, backend) sees the launcher's processes; without
     # CUDA a bare one would not start the gloo group and each process would think it is alone.
     state = PartialState(cpu=not torch.cuda.is_available())
+
+    # 3. Data: the edit pairs, validated.
     dataset, report = load_edit_pairs(**data_args.load_kwargs())
     print(report.summary())
+
+    # 4. Model: the backend (a local VLM on this process's device, or an OpenAI-compatible server).
     task = make_task(args.task, **task_settings(args))
     backend = make_backend(backend_args)
+
+    # 5-6. Run the task over the rows, in resumable shards.
     rows = run_task(
         dataset, task, backend, args.output_dir, chunk_size=args.chunk_size, shard_size=args.shard_size,
         overwrite=args.overwrite,
     )  # fmt: skip
     if not state.is_main_process:
         return None
+
+    # 7. Save, then publish: the dataset with its card and run_info, and the push when asked.
     info = collect_run_info(
         {"data": data_args, "synthesis": args, "backend": backend.describe()},
         data_fingerprint=dataset._fingerprint,
@@ -68,10 +78,14 @@ def synthesize(data_args: DataArguments, args: SynthesisArguments, backend_args:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # 1. Parse the recipe and the flags (`synthesize rectify ...` = `synthesize --task rectify ...`).
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and not argv[0].startswith("-"):  # `synthesize rectify ...` = `synthesize --task rectify ...`
+    if argv and not argv[0].startswith("-"):
         argv = ["--task", argv[0], *argv[1:]]
     data_args, args, backend_args = make_parser().parse_args_and_config(argv)
+
+    # 2. Logging.
+    setup_logging(logging.WARNING)
     result = synthesize(data_args, args, backend_args)
     if result is not None:
         print(f"{args.task}: {result.counts}")

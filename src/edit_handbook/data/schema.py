@@ -33,7 +33,7 @@ SYNTHETIC = "synthetic"
 # Below PIL's own decompression-bomb warning (89.5M pixels): an 8192 x 8192 RGB image is 200 MB decoded.
 DEFAULT_MAX_PIXELS = 8192 * 8192
 
-# EditCaption's three recurring failure modes, plus a catch-all (METHOD.md).
+# EditCaption's three recurring failure modes, plus a catch-all (docs/method.md).
 ERROR_TYPES = ("orientation", "viewpoint", "attribute", "other")
 SEVERITIES = ("minor", "major", "critical")
 

@@ -116,7 +116,7 @@ class SFTScriptArguments(CaptionerScriptArguments):
     )
 
 
-# EditCaption stage 2, HAE-DPO (METHOD.md section 1). The paper's formula and constants are not public: every
+# EditCaption stage 2, HAE-DPO (docs/method.md section 1). The paper's formula and constants are not public: every
 # default below is ours, not the paper's. Parsed with DPOConfig and ModelConfig by `dpo.py`.
 
 
@@ -166,9 +166,7 @@ class HAEMarginArguments:
     )
     margin_severity_weights: dict[str, float] | str = field(
         default_factory=lambda: {"minor": 0.5, "major": 1.0, "critical": 1.5},
-        metadata={
-            "help": "s(severity) for minor, major, critical (METHOD.md's example values; ours, not the paper's)."
-        },
+        metadata={"help": "s(severity) for minor, major, critical (docs/method.md's values; ours, not the paper's)."},
     )
     margin_error_type_weights: dict[str, float] | str = field(
         default_factory=lambda: {"orientation": 1.0, "viewpoint": 1.0, "attribute": 1.0, "other": 0.5},

@@ -1,4 +1,4 @@
-"""HAE-DPO's algorithmic core as pure functions of arrays (METHOD.md section 1, our formulation).
+"""HAE-DPO's algorithmic core as pure functions of arrays (docs/method.md section 1, our formulation).
 
     m_i = gamma * s(severity_i) * w(type_i) * g(hard_i),    g(h) = 1 + alpha * (2h - 1)
     L_i = -log sigmoid(beta * delta_i - m_i)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from ..synth.configs import SynthesisBackendArguments
 
 
-# Evaluation: editing quality. SuperEdit's Real-Edit protocol (METHOD.md, "Real-Edit evaluation"): the paper's
+# Evaluation: editing quality. SuperEdit's Real-Edit protocol (docs/method.md, section 3): the paper's
 # inference settings are the defaults. Read by `evaluation.editing.evaluate_editor` (its `settings`).
 @dataclass
 class EditingEvaluationArguments:

@@ -27,7 +27,7 @@ values. `meta` has the note, the settings stamp, judge and metric details (skipp
 Resolution: by default each photo is edited at its own size (the pipeline rounds each side down to a multiple
 of 8), as the release does; `edit_resolution` resizes its shorter side first. The edit is saved as made.
 
-The protocol (METHOD.md, SuperEdit's release): Euler Ancestral, 50 steps, text guidance 10, image guidance 1.5,
+The protocol (docs/method.md, SuperEdit's release): Euler Ancestral, 50 steps, text guidance 10, image guidance 1.5,
 seed 42; three separate judge questions (Following and Preserving see source, edit and instruction; Quality
 sees the edit only), each a yes/no and a 0-5 score, reported as yes-rate and mean score, overall and per edit
 type. The judge sees both images resized to 512 px high with the source's aspect, as in the release.

@@ -12,7 +12,7 @@ from typing import Literal
 from ..hub.configs import CheckpointRevisionArguments
 
 
-# SuperEdit (arXiv 2505.02370, METHOD.md section 2). Parsed together with DataArguments by
+# SuperEdit (arXiv 2505.02370, docs/method.md section 2). Parsed together with DataArguments by
 # `train_superedit.py`; paper constants default to the paper's values and name their source.
 
 

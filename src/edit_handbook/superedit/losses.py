@@ -1,4 +1,4 @@
-"""SuperEdit's objective as pure functions of tensors (METHOD.md, section 2).
+"""SuperEdit's objective as pure functions of tensors (docs/method.md, section 2).
 
     d_pos_i = mean_{C,H,W} (e_pos_i - eps_i)^2          d_neg_i likewise
     h_i     = max(0, d_pos_i - d_neg_i + m)

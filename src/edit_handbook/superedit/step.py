@@ -91,7 +91,7 @@ def superedit_step(
     margin: float,
     weight: float,
 ) -> SuperEditLoss:
-    """The loss of METHOD.md for one batch; the negative branch runs only when `triplet_on`."""
+    """The loss of docs/method.md for one batch; the negative branch runs only when `triplet_on`."""
     target_distribution = DiagonalGaussianDistribution(batch.target_moments)
     latents = target_distribution.sample(generator) * scaling_factor
     noise = torch.randn(latents.shape, generator=generator, device=latents.device, dtype=latents.dtype)

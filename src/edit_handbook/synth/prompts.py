@@ -64,7 +64,7 @@ INSTRUCTION_ACCURACY = JudgeQuestion(
     ),
 )
 
-# Evaluation: instruction quality. EditCaption's human study (METHOD.md) rates each instruction correct, minor
+# Evaluation: instruction quality. EditCaption's human study (docs/method.md) rates each instruction correct, minor
 # error or critical error and names the error type; this project's own rubric asks a VLM judge the same.
 INSTRUCTION_QUALITY_CLASSES = ("correct", "minor", "critical")
 INSTRUCTION_ERROR_TYPES = ("none", "orientation", "viewpoint", "attribute", "other")
@@ -217,7 +217,7 @@ NEGATIVES_SCHEMA = {
 }
 
 
-# Real-Edit (editing quality). SuperEdit's protocol (METHOD.md): three separate questions, each a yes/no and a
+# Real-Edit (editing quality). SuperEdit's protocol (docs/method.md): three separate questions, each a yes/no and a
 # 0-5 score, about an editor's output ("edit"). This project's own wording, not the release's prompts.
 EDIT_FOLLOWING = JudgeQuestion(
     name="real_edit_following_v1",

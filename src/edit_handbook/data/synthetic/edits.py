@@ -1,6 +1,6 @@
 """Edits on a scene, each returning the edited scene and an exact, JSON-able description.
 
-Every edit type probes one of EditCaption's failure modes (METHOD.md): orientation (which
+Every edit type probes one of EditCaption's failure modes (docs/method.md): orientation (which
 way something moved or points), viewpoint (camera motion, whose frame), or fine-grained
 attributes (colour, size, pattern, count, and which object was added or removed).
 """

@@ -1,6 +1,6 @@
 """Tiny random CLIP and DINOv2 checkpoints, so the metrics run offline (tests, the CPU demo).
 
-No CLIP or DINO weights are on any package registry (ENVIRONMENT.md); these exercise the real loading and
+No CLIP or DINO weights are on any package registry (docs/environment.md); these exercise the real loading and
 preprocessing paths (`AutoModel`, `AutoProcessor`, the real CLIP tokenizer). Their numbers mean nothing.
 Cached like the other tiny models (`models.cache`), keyed by the library versions and the seed.
 """
