@@ -31,12 +31,9 @@ from edit_handbook.editcaption.dpo_setup import (
 )
 from edit_handbook.editcaption.modeling import captioner_peft_config, load_captioner
 from edit_handbook.editcaption.prefix_sharing import resolve_prefix_sharing
-from edit_handbook.editcaption.prompts import PROMPT_VERSION
-from edit_handbook.hub.publish import publish_model
 from edit_handbook.hub.revisions import checkpoint_revision_callbacks
-from edit_handbook.hub.run_info import collect_run_info
 from edit_handbook.models.acceleration import apply_liger_kernels, resolve_trainer_speedups
-from edit_handbook.script_utils import ScriptParser, resume_checkpoint, setup_logging
+from edit_handbook.script_utils import ScriptParser, resume_checkpoint, save_and_publish_captioner, setup_logging
 
 
 logger = logging.getLogger(__name__)
@@ -147,31 +144,18 @@ def main(argv: list[str] | None = None) -> int:
         trainer.log_metrics("eval", trainer.evaluate())
 
     # 7. Save, then publish: run_info, model card, and the push when asked.
-    trainer.save_model(training_args.output_dir)
-    if trainer.accelerator.is_main_process:
-        processor.save_pretrained(training_args.output_dir)
-        config = {"prompt_version": PROMPT_VERSION, **vars(margin), **vars(sampler), **training_args.to_dict()}
-        sections = {"script": script_args, "margin": margin, "sampler": sampler, "model": model_args}
-        info = collect_run_info(
-            {**sections, "training": training_args.to_dict()},
-            data_fingerprint=getattr(train, "_fingerprint", None),
-            prompt_version=PROMPT_VERSION,
-            validation=report.to_dict(),
-            train_metrics=metrics,
-        )
-        url = publish_model(
-            training_args.output_dir,
-            info,
-            kind="captioner",
-            base_model=base_model,
-            datasets=dataset_names,
-            recipe_config=config,
-            hub_model_id=training_args.hub_model_id,
-            push=training_args.push_to_hub,
-            revision=training_args.hub_revision,
-        )
-        if url:
-            logger.info("pushed to %s", url)
+    save_and_publish_captioner(
+        trainer,
+        processor,
+        training_args,
+        sections={"script": script_args, "margin": margin, "sampler": sampler, "model": model_args},
+        train_dataset=train,
+        report=report,
+        metrics=metrics,
+        base_model=base_model,
+        datasets=dataset_names,
+        recipe_config={**vars(margin), **vars(sampler)},
+    )
     leave_process_group()
     return 0
 

@@ -58,3 +58,49 @@ def resume_checkpoint(training_args) -> str | None:
     if os.path.isdir(training_args.output_dir):
         return get_last_checkpoint(training_args.output_dir)
     return None
+
+
+def save_and_publish_captioner(
+    trainer,
+    processor,
+    training_args,
+    *,
+    sections: dict,
+    train_dataset,
+    report,
+    metrics: dict,
+    base_model: str,
+    datasets: list[str],
+    recipe_config: dict,
+) -> str | None:
+    """Step 7 of the SFT and DPO scripts: the weights and processor, then (main process) `run_info`, the model card
+    and the push when asked, through `hub.publish.publish_model`. Returns the commit URL, or None."""
+    from edit_handbook.editcaption.prompts import PROMPT_VERSION
+    from edit_handbook.hub.publish import publish_model
+    from edit_handbook.hub.run_info import collect_run_info
+
+    trainer.save_model(training_args.output_dir)
+    if not trainer.accelerator.is_main_process:
+        return None
+    processor.save_pretrained(training_args.output_dir)
+    info = collect_run_info(
+        {**sections, "training": training_args.to_dict()},
+        data_fingerprint=getattr(train_dataset, "_fingerprint", None),
+        prompt_version=PROMPT_VERSION,
+        validation=report.to_dict(),
+        train_metrics=metrics,
+    )
+    url = publish_model(
+        training_args.output_dir,
+        info,
+        kind="captioner",
+        base_model=base_model,
+        datasets=datasets,
+        recipe_config={"prompt_version": PROMPT_VERSION, **recipe_config, **training_args.to_dict()},
+        hub_model_id=training_args.hub_model_id,
+        push=training_args.push_to_hub,
+        revision=training_args.hub_revision,
+    )
+    if url:
+        logging.getLogger(__name__).info("pushed to %s", url)
+    return url

@@ -19,13 +19,10 @@ from trl import ModelConfig, SFTConfig, SFTTrainer
 from edit_handbook.distributed import leave_process_group
 from edit_handbook.editcaption.configs import SFTScriptArguments
 from edit_handbook.editcaption.modeling import captioner_peft_config, load_captioner
-from edit_handbook.editcaption.prompts import PROMPT_VERSION
 from edit_handbook.editcaption.sft_data import checker_callback, load_sft_datasets
-from edit_handbook.hub.publish import publish_model
 from edit_handbook.hub.revisions import checkpoint_revision_callbacks
-from edit_handbook.hub.run_info import collect_run_info
 from edit_handbook.models.acceleration import apply_liger_kernels, resolve_trainer_speedups
-from edit_handbook.script_utils import ScriptParser, resume_checkpoint, setup_logging
+from edit_handbook.script_utils import ScriptParser, resume_checkpoint, save_and_publish_captioner, setup_logging
 
 
 logger = logging.getLogger(__name__)
@@ -103,29 +100,18 @@ def main(argv: list[str] | None = None) -> int:
         trainer.log_metrics("eval", trainer.evaluate())
 
     # 7. Save, then publish: run_info, model card, and the push when asked.
-    trainer.save_model(training_args.output_dir)
-    if trainer.accelerator.is_main_process:
-        processor.save_pretrained(training_args.output_dir)
-        info = collect_run_info(
-            {"script": script_args, "training": training_args.to_dict(), "model": model_args},
-            data_fingerprint=getattr(train_dataset, "_fingerprint", None),
-            prompt_version=PROMPT_VERSION,
-            validation=report.to_dict(),
-            train_metrics=train_result.metrics,
-        )
-        url = publish_model(
-            training_args.output_dir,
-            info,
-            kind="captioner",
-            base_model=model_args.model_name_or_path,
-            datasets=dataset_names,
-            recipe_config={"tasks": script_args.tasks, "prompt_version": PROMPT_VERSION, **training_args.to_dict()},
-            hub_model_id=training_args.hub_model_id,
-            push=training_args.push_to_hub,
-            revision=training_args.hub_revision,
-        )
-        if url:
-            logger.info("pushed to %s", url)
+    save_and_publish_captioner(
+        trainer,
+        processor,
+        training_args,
+        sections={"script": script_args, "model": model_args},
+        train_dataset=train_dataset,
+        report=report,
+        metrics=train_result.metrics,
+        base_model=model_args.model_name_or_path,
+        datasets=dataset_names,
+        recipe_config={"tasks": script_args.tasks},
+    )
     leave_process_group()
     return 0
 

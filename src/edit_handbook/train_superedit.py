@@ -68,7 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     # editing pipeline goes to its own Hub branch when push_checkpoint_revisions is set.
     dataset_names = [data_args.dataset_name or data_args.dataset_preset or "synthetic"]
     pusher = revision_pusher(
-        training_args, kind="editor", base_model=model_args.pretrained_model_name_or_path, datasets=dataset_names
+        training_args.push_checkpoint_revisions,
+        training_args.hub_model_id,
+        revision=training_args.hub_revision,
+        private=training_args.hub_private,
+        kind="editor",
+        base_model=model_args.pretrained_model_name_or_path,
+        datasets=dataset_names,
     )
     trainer = SuperEditTrainer(
         model_args=model_args,

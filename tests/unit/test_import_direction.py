@@ -1,4 +1,5 @@
-"""Imports point one way: the demo, the fixtures, the CLI and the entry scripts on top, the methods below.
+"""Imports point one way: the demo, the fixtures, the CLI and the entry scripts on top, the methods below,
+`data` and `models` at the bottom.
 
 Each method package is imported, every one of its modules, in a fresh process, and `sys.modules` is checked
 afterwards: that also catches imports made through `importlib` or inside functions run at import time, which
@@ -90,3 +91,9 @@ def test_method_package_never_imports_the_top_layer(loaded_by_package, package):
     loaded = loaded_by_package[package]
     assert f"edit_handbook.{package}" in loaded
     assert forbidden(loaded) == [], f"edit_handbook.{package} imports the top layer: {forbidden(loaded)}"
+
+
+@pytest.mark.parametrize("package", ("data", "models"))
+def test_the_bottom_layer_imports_no_other_package_of_the_project(loaded_by_package, package):
+    packages = {".".join(name.split(".")[:2]) for name in loaded_by_package[package]}
+    assert packages == {"edit_handbook", f"edit_handbook.{package}"}

@@ -104,19 +104,24 @@ class CheckpointRevisionCallback(RevisionPusher, TrainerCallback):
         self.wait()
 
 
-def revision_pusher(args, *, kind: str, base_model: str, datasets: list[str]) -> RevisionPusher | None:
-    """The SuperEdit trainer's pusher (None unless `push_checkpoint_revisions` is set); `args` holds the Hub fields."""
-    if not args.push_checkpoint_revisions:
+def revision_pusher(
+    enabled: bool,
+    hub_model_id: str | None,
+    *,
+    revision: str | None,
+    private: bool | None,
+    kind: str,
+    base_model: str,
+    datasets: list[str],
+    pusher: type[RevisionPusher] = RevisionPusher,
+) -> RevisionPusher | None:
+    """A pusher when `push_checkpoint_revisions` is set (`enabled`), else None; it needs `hub_model_id`."""
+    if not enabled:
         return None
-    if not args.hub_model_id:
-        raise ValueError("push_checkpoint_revisions needs hub_model_id (e.g. --hub_model_id your-name/superedit-sd15)")
-    return RevisionPusher(
-        args.hub_model_id,
-        kind=kind,
-        base_model=base_model,
-        datasets=datasets,
-        revision=args.hub_revision,
-        private=args.hub_private,
+    if not hub_model_id:
+        raise ValueError("push_checkpoint_revisions needs hub_model_id (e.g. --hub_model_id your-name/model-name)")
+    return pusher(
+        hub_model_id, kind=kind, base_model=base_model, datasets=datasets, revision=revision, private=private
     )
 
 
@@ -124,17 +129,14 @@ def checkpoint_revision_callbacks(
     script_args, training_args, *, base_model: str, datasets: list[str], kind: str = "captioner"
 ) -> list[CheckpointRevisionCallback]:
     """The callback list the SFT and DPO scripts start from (empty unless `push_checkpoint_revisions` is set)."""
-    if not script_args.push_checkpoint_revisions:
-        return []
-    if not training_args.hub_model_id:
-        raise ValueError("push_checkpoint_revisions needs hub_model_id (e.g. --hub_model_id your-name/edit-captioner)")
-    return [
-        CheckpointRevisionCallback(
-            training_args.hub_model_id,
-            kind=kind,
-            base_model=base_model,
-            datasets=datasets,
-            revision=training_args.hub_revision,
-            private=training_args.hub_private_repo,
-        )
-    ]
+    callback = revision_pusher(
+        script_args.push_checkpoint_revisions,
+        training_args.hub_model_id,
+        revision=training_args.hub_revision,
+        private=training_args.hub_private_repo,
+        kind=kind,
+        base_model=base_model,
+        datasets=datasets,
+        pusher=CheckpointRevisionCallback,
+    )
+    return [callback] if callback else []
