@@ -20,7 +20,8 @@ from pathlib import Path
 import datasets
 import torch
 from tqdm.auto import tqdm
-from trl import TrlParser
+
+from edit_handbook.script_utils import LOG_FORMAT, ScriptParser
 
 
 logger = logging.getLogger(__name__)
@@ -87,8 +88,8 @@ class ReplicationArguments:
             raise ValueError("test_seed and validation_seed must differ: the test seed is used for nothing else")
 
 
-def make_parser() -> TrlParser:
-    return TrlParser((ReplicationArguments,))
+def make_parser() -> ScriptParser:
+    return ScriptParser((ReplicationArguments,))
 
 
 def _recipe(path: str) -> dict:
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: edit-handbook replicate editcaption --config <study.yaml> [--flag value ...]", file=sys.stderr)
         return 2
     (args,) = make_parser().parse_args_and_config(argv[1:])
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    logging.basicConfig(format=LOG_FORMAT, level=logging.INFO)  # this study's progress; libraries stay quiet
     report = run_study(args)
     print((Path(args.output_dir) / "report.md").read_text() if args.benchmark == "test" else json.dumps(report)[:2000])
     return 0

@@ -2,10 +2,14 @@
 
 import json
 import time
+from types import SimpleNamespace
 
+import torch
 from PIL import Image
 from tests.synth_servers import FaultServer, request_text
 
+from edit_handbook.models import generation
+from edit_handbook.models.generation import Prompt, plan_batches
 from edit_handbook.synth.backends import HTTPBackend, LocalBackend, Request, ask_json, openai_messages
 from edit_handbook.synth.judge import Judge
 
@@ -105,33 +109,32 @@ def test_openai_messages_fill_placeholders_in_order():
 
 
 def test_local_batches_group_by_image_count_and_budget_then_size():
-    backend = LocalBackend.__new__(LocalBackend)
-    backend.batch_size = 2
     small, big = Image.new("RGB", (8, 8)), Image.new("RGB", (64, 64))
     requests = requests_for(3, [big, big]) + requests_for(2) + requests_for(1, [small, small])
     requests[1].max_new_tokens = 32
-    batches = backend._batches(requests)
+    prompts = [Prompt(request.messages, request.images, request.max_new_tokens) for request in requests]
+    batches = plan_batches(prompts, batch_size=2)  # what LocalBackend generates through
     assert batches == [[3, 4], [5, 0], [2], [1]]
 
 
-def test_local_backend_preprocesses_the_next_batch_while_this_one_generates():
+def test_local_backend_preprocesses_the_next_batch_while_this_one_generates(monkeypatch):
     """Preprocessing batch i + 1 starts before generation of batch i ends (the overlap synthesis relies on)."""
-    backend = LocalBackend.__new__(LocalBackend)
-    backend.batch_size, backend.prefetch = 1, True
+    backend = LocalBackend(torch.nn.Linear(1, 1), SimpleNamespace(), batch_size=1, prefetch=True)
     events = []
 
-    def inputs(requests, batch):
+    def inputs(processor, prompts, batch):
         events.append(("prepare", batch[0], time.perf_counter()))
         time.sleep(0.05)
         return batch
 
-    def run(batch, max_new_tokens):
+    def run(model, tokenizer, batch, max_new_tokens, **generate_kwargs):
         start = time.perf_counter()
         time.sleep(0.1)
         events.append(("generate", batch[0], start, time.perf_counter()))
         return [f"answer-{batch[0]}"]
 
-    backend._inputs, backend._run = inputs, run
+    monkeypatch.setattr(generation, "processor_inputs", inputs)
+    monkeypatch.setattr(generation, "generate_answers", run)
     replies = backend.generate(requests_for(3))
     assert [reply.text for reply in replies] == ["answer-0", "answer-1", "answer-2"]
     prepared = {event[1]: event[2] for event in events if event[0] == "prepare"}

@@ -74,6 +74,18 @@ def processor_inputs(processor: ProcessorMixin, prompts: Sequence[Prompt], batch
     return processor(text=texts, padding=True, padding_side="left", return_tensors="pt", **kwargs)
 
 
+def generate_answers(
+    model: PreTrainedModel, tokenizer, inputs, *, max_new_tokens: int, **generate_kwargs
+) -> list[str]:
+    """One `generate` call on prepared inputs; the new tokens of each row, decoded and stripped."""
+    inputs = inputs.to(next(model.parameters()).device)
+    output = model.generate(
+        **inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **generate_kwargs
+    )
+    new_tokens = output[:, inputs["input_ids"].shape[1] :]
+    return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+
 def generate_batched(
     model: PreTrainedModel,
     processor: ProcessorMixin,
@@ -123,20 +135,18 @@ def generate_batched(
                     upcoming = prepare(index + 1)
                 batch = batch_at(index)
                 try:
-                    inputs = current.result().to(device)
-                    output = model.generate(
-                        **inputs,
+                    texts = generate_answers(
+                        model,
+                        tokenizer,
+                        current.result(),
                         max_new_tokens=prompts[batch[0]].max_new_tokens,
                         do_sample=do_sample,
                         synced_gpus=synced_gpus,
-                        pad_token_id=tokenizer.pad_token_id,
                         **generate_kwargs,
                     )
-                    if index < len(batches):
-                        new_tokens = output[:, inputs["input_ids"].shape[1] :]
-                        texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+                    if index < len(batches):  # not a throw-away batch
                         for i, text in zip(batch, texts):
-                            answers[i] = text.strip()
+                            answers[i] = text
                 except Exception as error:
                     if on_batch_error is None:
                         raise
