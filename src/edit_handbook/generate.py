@@ -14,7 +14,7 @@ from pathlib import Path
 
 from edit_handbook.data import schema
 from edit_handbook.data.configs import SyntheticDataArguments
-from edit_handbook.data.loading import load_edit_pairs
+from edit_handbook.data.loading import GENERATED_SUBFOLDER, load_edit_pairs
 from edit_handbook.data.preview import example_grid
 from edit_handbook.data.synthetic import generate_dataset
 from edit_handbook.hub.cards import dataset_card, write_card
@@ -42,7 +42,7 @@ def generate(args: SyntheticDataArguments) -> Path:
     if args.output_format == "parquet":
         dataset.to_parquet(str(folder / "data" / "train.parquet"))
     else:
-        dataset.save_to_disk(str(folder / "dataset"))
+        dataset.save_to_disk(str(folder / GENERATED_SUBFOLDER))
     grid = example_grid([dataset[i] for i in range(min(8, len(dataset)))], folder / "examples.png")
     info = collect_run_info(args, data_fingerprint=dataset._fingerprint, validation=report.to_dict())
     write_run_info(folder, info)

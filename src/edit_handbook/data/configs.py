@@ -78,6 +78,13 @@ class DataArguments(ScriptArguments):
     dataset_synthetic_pairs: int = field(
         default=256, metadata={"help": "Number of pairs when dataset_name='synthetic'."}
     )
+    dataset_synthetic_edit_types: list[str] | None = field(
+        default=None,
+        metadata={"help": "With dataset_name='synthetic': only these edit types (e.g. move recolour). Unset: all."},
+    )
+    dataset_synthetic_image_size: int = field(
+        default=256, metadata={"help": "With dataset_name='synthetic': side of the generated images, in pixels."}
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.dataset_column_mapping, str):
@@ -100,6 +107,8 @@ class DataArguments(ScriptArguments):
             "seed": self.dataset_seed,
             "config_name": self.dataset_config,
             "synthetic_pairs": self.dataset_synthetic_pairs,
+            "synthetic_edit_types": tuple(self.dataset_synthetic_edit_types or ()) or None,
+            "synthetic_image_size": self.dataset_synthetic_image_size,
         }
 
 

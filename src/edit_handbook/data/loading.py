@@ -22,7 +22,7 @@ import csv
 import json
 import os
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,9 @@ from .validation import (
     validate_stream,
 )
 
+
+# Where `edit-handbook generate` saves the dataset inside its output folder (beside the card and example grid).
+GENERATED_SUBFOLDER = "dataset"
 
 MANIFEST_NAMES = ("manifest.jsonl", "manifest.csv", "metadata.jsonl", "metadata.csv")
 TEXT_COLUMNS = (schema.INSTRUCTION, schema.RECTIFIED, schema.CHOSEN, schema.REJECTED)
@@ -69,6 +72,8 @@ def load_edit_pairs(
     config_name: str | None = None,
     cache_dir: str | None = None,
     synthetic_pairs: int = 256,
+    synthetic_edit_types: Sequence[str] | None = None,
+    synthetic_image_size: int = 256,
 ) -> tuple[AnyDataset, ValidationReport]:
     """Load, map onto the schema and validate; returns (dataset, report).
 
@@ -78,7 +83,8 @@ def load_edit_pairs(
     `kind` is "edit" (pairs + instruction) or "preference" (chosen/rejected + error labels).
     `validation` ("full" | "sample" | "off"), `sample_size`, `on_error` ("raise" | "skip"),
     `num_proc` and `max_pixels` are described in `edit_handbook.data.validation`; `seed` draws
-    the sample and seeds the synthetic set of `synthetic_pairs` pairs. With `streaming` (or an
+    the sample and seeds the synthetic set of `synthetic_pairs` pairs (of `synthetic_edit_types`, all if unset,
+    `synthetic_image_size` px). A folder written by `edit-handbook generate` is read as written. With `streaming` (or an
     IterableDataset source) rows are mapped and validated lazily as they are read.
     """
     _check_choice("kind", kind, KINDS)
@@ -94,7 +100,8 @@ def load_edit_pairs(
     split = split or (chosen.split if chosen else "train")
     report = ValidationReport(_describe(source), kind, validation, on_error)
 
-    dataset, base_dir, known = _read(source, split, kind, streaming, seed, config_name, cache_dir, synthetic_pairs)
+    synthetic = {"num_pairs": synthetic_pairs, "edit_types": synthetic_edit_types, "image_size": synthetic_image_size}
+    dataset, base_dir, known = _read(source, split, kind, streaming, seed, config_name, cache_dir, synthetic)
     if streaming and isinstance(dataset, datasets.Dataset):
         dataset = dataset.to_iterable_dataset()
     dataset = _stored_images(_with_features(dataset))
@@ -153,7 +160,7 @@ def _read(
     seed: int,
     config_name: str | None,
     cache_dir: str | None,
-    synthetic_pairs: int,
+    synthetic: dict[str, Any],
 ) -> tuple[AnyDataset, Path | None, dict[int, Problem]]:
     """The raw dataset, the folder its relative image paths start from, and problems found while parsing."""
     if isinstance(source, datasets.DatasetDict | datasets.IterableDatasetDict):
@@ -161,8 +168,10 @@ def _read(
     if isinstance(source, datasets.Dataset | datasets.IterableDataset):
         return source, None, {}
     if source == SYNTHETIC:
-        return _synthetic(synthetic_pairs, seed, kind), None, {}
+        return _synthetic(seed=seed, kind=kind, **synthetic), None, {}
     path = Path(source).expanduser()
+    if path.is_dir() and (path / GENERATED_SUBFOLDER / "state.json").is_file():
+        path = path / GENERATED_SUBFOLDER  # an `edit-handbook generate` output folder, as written
     if path.is_dir():
         if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
             loaded = datasets.load_from_disk(str(path))
@@ -194,10 +203,10 @@ def _split(dataset_dict: Mapping[str, AnyDataset], split: str) -> AnyDataset:
     return dataset_dict[split]
 
 
-def _synthetic(num_pairs: int, seed: int, kind: str) -> datasets.Dataset:
+def _synthetic(num_pairs: int, seed: int, kind: str, edit_types: Sequence[str] | None, image_size: int):
     from .synthetic import generate_dataset, preference_pairs
 
-    pairs = generate_dataset(num_pairs, seed=seed)
+    pairs = generate_dataset(num_pairs, seed=seed, image_size=image_size, edit_types=edit_types)
     return preference_pairs(pairs) if kind == "preference" else pairs
 
 

@@ -19,13 +19,6 @@ class CaptionerScriptArguments(DataArguments, CheckpointRevisionArguments):
     """What both EditCaption stages (`sft.py`, `dpo.py`) share: synthetic data, held-out split, image size
     bounds, the vision tower, checker-driven stopping and the dry run."""
 
-    dataset_synthetic_edit_types: list[str] | None = field(
-        default=None,
-        metadata={"help": "With dataset_name='synthetic': only these edit types (e.g. move recolour). Unset: all."},
-    )
-    dataset_synthetic_image_size: int = field(
-        default=256, metadata={"help": "With dataset_name='synthetic': side of the generated images, in pixels."}
-    )
     dataset_eval_fraction: float = field(
         default=0.0,
         metadata={

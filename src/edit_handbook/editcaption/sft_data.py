@@ -145,23 +145,10 @@ def load_sft_datasets(script_args, *, evaluate: bool, clip_tokenizer: PreTrained
 
     With `evaluate`, the eval set is the held-out `dataset_eval_fraction` of the train split if that is set,
     else `dataset_test_split`.
-    Synthetic pairs restricted to some edit types or another image size are generated here and then go
-    through the same loader and validation as any other in-memory dataset.
     """
-    from edit_handbook.data.loading import SYNTHETIC, load_edit_pairs
-    from edit_handbook.data.synthetic import generate_dataset
+    from edit_handbook.data.loading import load_edit_pairs
 
     kwargs = script_args.load_kwargs()
-    if kwargs["source"] == SYNTHETIC and (
-        script_args.dataset_synthetic_edit_types or script_args.dataset_synthetic_image_size != 256
-    ):
-        kwargs["source"] = generate_dataset(
-            script_args.dataset_synthetic_pairs,
-            seed=script_args.dataset_seed,
-            image_size=script_args.dataset_synthetic_image_size,
-            # a tuple: `datasets` would try to shard generator arguments given as lists
-            edit_types=tuple(script_args.dataset_synthetic_edit_types or ()) or None,
-        )
     train, report = load_edit_pairs(**kwargs)
     if script_args.dataset_shuffle_images:
         train = shuffle_images(train, script_args.dataset_seed)

@@ -3,7 +3,8 @@
 Synthetic pairs carry their edit's exact description (`edit_spec`), and `check_instruction` returns a verdict
 plus, per aspect of the edit (action, object, colour, direction, count, attribute), whether the text got it
 right (True), wrong (False) or the edit does not involve it (None). The metrics, per item then averaged with
-bootstrap intervals (an item whose captioner gave no instruction is excluded and counted in `answered_rate`):
+bootstrap intervals (an item whose captioner gave no instruction counts as wrong in `accuracy`, which is over all
+items, is left out of the per-aspect metrics, and is counted in `answered_rate`):
 
 - `accuracy`: the checker accepts the whole instruction;
 - `orientation_accuracy`: the direction aspect is right, over orientation pairs (move, mirror, rotate);
@@ -103,7 +104,7 @@ def checker_metrics(items: Sequence[dict], **stats: Any) -> tuple[dict[str, Esti
     """The module docstring's metrics over checked items, with `accuracy` per failure mode, edit type, aspect."""
 
     def accuracy(rows: Sequence[dict]) -> dict[str, Estimate]:
-        return {"accuracy": estimate([item["correct"] for item in rows], **stats)}
+        return {"accuracy": estimate([item["correct"] is True for item in rows], **stats)}  # no answer: wrong
 
     metrics = {
         **accuracy(items),
