@@ -217,6 +217,20 @@ def _run_arm(arm: str, seed: int, args: ReplicationArguments, out: Path, prepare
     return result
 
 
+def training_diagnostics(out: Path, arms: list[str], seeds: list[int]) -> dict:
+    """Last logged training metrics per arm and seed: the margin m against beta * delta, chosen reward, accuracy."""
+    keys = ("hae/margin", "rewards/margins", "rewards/chosen", "rewards/accuracies", "loss")
+    table: dict = {}
+    for arm in arms:
+        for seed in seeds:
+            path = out / f"seed{seed}" / arm / "trainer_state.json"
+            if path.is_file():
+                history = [e for e in json.loads(path.read_text())["log_history"] if "rewards/margins" in e]
+                if history:
+                    table.setdefault(arm, {})[seed] = {key: history[-1].get(key) for key in keys}
+    return table
+
+
 def study_context(args: ReplicationArguments, prepared: dict, seconds: float) -> dict:
     from edit_handbook.hub.run_info import git_sha, package_versions
 
@@ -249,6 +263,16 @@ def run_study(args: ReplicationArguments) -> dict:
         arms, sft_scores, list(prepared["benchmark"]["failure_mode"]), num_resamples=args.num_resamples
     )
     context = study_context(args, prepared, time.perf_counter() - start)
+    context["examples"] = {
+        name: [
+            {"reference": reference, "output": output, "verdict": verdict}
+            for reference, output, verdict in zip(
+                prepared["benchmark"]["instruction"][:4], scores[0]["outputs"][:4], scores[0]["verdict"][:4]
+            )
+        ]
+        for name, scores in {"sft": [sft_scores], **arms}.items()
+    }
+    context["training"] = training_diagnostics(out, args.arms, args.seeds)
     return write_report(out / f"report_{args.benchmark}" if args.benchmark != "test" else out, summary, context)
 
 

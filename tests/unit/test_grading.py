@@ -24,6 +24,8 @@ PAN = {"type": "pan", "direction": "left"}
         ("Pan the camera.", PAN, "minor", "viewpoint"),
         ("Pan the camera to the right.", PAN, "critical", "viewpoint"),
         ("Shift to the left.", PAN, "major", "viewpoint"),
+        ("Change the.", MOVE, "critical", "other"),
+        ("", PAN, "critical", "other"),
     ],
 )
 def test_hand_cases(text, spec, verdict, error_type):

@@ -204,6 +204,10 @@ def bar_plot(summary: Mapping, path: Path) -> Path:
     return path
 
 
+def _num(value) -> str:
+    return "-" if value is None else f"{float(value):.3f}"
+
+
 def write_report(folder: Path, summary: Mapping, context: Mapping) -> dict:
     """report.json (context: commit, versions, threads, settings, data) + report.md + plot; returns the JSON."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -233,6 +237,27 @@ def write_report(folder: Path, summary: Mapping, context: Mapping) -> dict:
         "## Per seed",
         "",
         per_seed_table(summary),
+        "",
+        "## Example outputs (first test pairs, first seed)",
+        "",
+        "| arm | reference | output | verdict |",
+        "|---|---|---|---|",
+        *[
+            f"| {name} | {row['reference']} | {row['output'][:120]} | {row['verdict']} |"
+            for name, rows in context.get("examples", {}).items()
+            for row in rows
+        ],
+        "",
+        "## Training diagnostics (last logged step: mean HAE margin m vs mean beta * delta on training pairs)",
+        "",
+        "| arm | seed | m | beta * delta | chosen reward | reward accuracy |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {arm} | {seed} | {_num(row.get('hae/margin'))} | {_num(row.get('rewards/margins'))} "
+            f"| {_num(row.get('rewards/chosen'))} | {_num(row.get('rewards/accuracies'))} |"
+            for arm, seeds in context.get("training", {}).items()
+            for seed, row in seeds.items()
+        ],
         "",
         "## Data",
         "",

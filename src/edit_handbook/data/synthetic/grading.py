@@ -1,6 +1,8 @@
 """Grade an instruction for a synthetic edit: correct, or an error type and a severity (minor | major | critical).
 
-The exact checker (`checker.check_instruction`) gives the verdict and which aspects failed; this module maps
+An instruction that states nothing checkable about any edit (no shape, colour, direction, rotation, zoom, number,
+size, pattern or camera word: "Change the.") is critical, other: it does not describe the edit at all.
+Otherwise the exact checker (`checker.check_instruction`) gives the verdict and which aspects failed; this module maps
 that verdict to EditCaption's labels with the rules written in `docs/editcaption_study.md`, the same rules the
 generator's flawed instructions are labelled with (`language.flawed_instructions`; a test checks that the
 grade of every flawed instruction is its label):
@@ -60,6 +62,8 @@ def grade_instruction(instruction: str, spec: dict | str) -> Grade:
     if result.correct:
         return Grade("correct", None, [])
     kind, aspects, p = spec["type"], result.aspects, parse(instruction)
+    if not states_content(p):
+        return Grade("critical", "other", ["states nothing checkable about the edit", *result.errors])
     found: list[tuple[str, str]] = []  # (severity, error_type) per failed aspect, in check order
     if aspects["action"] is False:
         found.append(("critical", "other"))
@@ -97,6 +101,12 @@ def grade_instruction(instruction: str, spec: dict | str) -> Grade:
     rank = {severity: k for k, severity in enumerate(VERDICTS)}
     severity, error_type = max(found, key=lambda item: rank[item[0]])  # max keeps the first of equals
     return Grade(severity, error_type, list(result.errors))
+
+
+def states_content(parsed) -> bool:
+    """Does the text name anything an edit is made of (object, value, direction or the camera)?"""
+    values = (parsed.shapes, parsed.colours, parsed.directions, parsed.rotations, parsed.zoom, parsed.numbers)
+    return any(values) or bool(parsed.sizes or parsed.patterns) or bool(set(parsed.tokens) & CAMERA_WORDS)
 
 
 def _contradicts_new_object(parsed, obj: dict) -> bool:
