@@ -24,7 +24,7 @@ RISE = 0.25  # "well above": at least 25 points more held-out pairs where the re
 def study(tmp_path_factory):
     args = ReplicationArguments(
         output_dir=str(tmp_path_factory.mktemp("study")),
-        dpo_args=["--max_steps", "40", "--logging_steps", "20", "--disable_tqdm", "true"],
+        dpo_args=["--max_steps", "60", "--logging_steps", "20", "--disable_tqdm", "true"],
         arms=["plain"],
         seeds=[0],
         preference_pairs=64,
