@@ -48,8 +48,8 @@ def _model(path, attention="sdpa"):
     return load_vlm(path, dtype=torch.float32, min_pixels=1024, max_pixels=16384, attn_implementation=attention)
 
 
-def _log_probs(model, processor, rows, sharing):
-    collator = SharedPrefixPreferenceCollator(processor, prefix_sharing=sharing)
+def _log_probs(model, processor, rows, sharing, max_length=None):
+    collator = SharedPrefixPreferenceCollator(processor, max_length, prefix_sharing=sharing)
     with fused_log_probs(model), prefix_sharing_hooks(model, enabled=sharing):
         return sequence_log_probs(model, collator(copy.deepcopy(rows)))
 
@@ -73,6 +73,20 @@ def test_log_probs_equal_the_unshared_forward(tiny_small_vocab_qwen3_vl_path, ex
         )
         wrong, _ = _log_probs(model, processor, rows, sharing=True)
         assert (wrong - expected)[PAIRS:].abs().max() > 1e-2
+
+
+def test_max_length_truncates_the_answers_as_trl_truncates_the_rows(tiny_small_vocab_qwen3_vl_path, examples):
+    model, processor = _model(tiny_small_vocab_qwen3_vl_path)
+    rows = [examples[i] for i in range(PAIRS)]
+    unshared = DataCollatorForVisionPreference(processor=processor)(copy.deepcopy(rows))
+    prompt_lengths = unshared["attention_mask"].sum(dim=1) - unshared["completion_mask"].sum(dim=1)
+    max_length = int(prompt_lengths.max()) + 3  # the longest prompt keeps 3 answer tokens, shorter ones more
+    expected, expected_lengths = _log_probs(model, processor, rows, sharing=False, max_length=max_length)
+    got, lengths = _log_probs(model, processor, rows, sharing=True, max_length=max_length)
+    assert expected_lengths.min() == 3 and torch.equal(lengths, expected_lengths)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"pair \d of the batch: the prompt alone has \d+ tokens"):
+        SharedPrefixPreferenceCollator(processor, int(prompt_lengths.min()))(copy.deepcopy(rows))
 
 
 def _trainer(path, examples, tmp_path, *, sharing, lora):
