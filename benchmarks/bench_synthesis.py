@@ -35,7 +35,7 @@ from edit_handbook.models import load_vlm, tiny_qwen3_vl
 from edit_handbook.synth.backends import HTTPBackend, LocalBackend, Request
 
 
-TINY = ["--model", "tiny", "--num-pairs", "16", "--image-size", "64", "--batch-size", "8", "--new-tokens", "8",
+TINY = ["--model", "tiny", "--num-pairs", "8", "--image-size", "64", "--batch-size", "8", "--new-tokens", "8",
         "--repeats", "1", "--one-at-a-time-pairs", "4", "--http-concurrency"]  # fmt: skip
 
 
