@@ -8,7 +8,8 @@ project's recipe settings, side by side in one process (random weights of a real
 
 Every arm trains the same synthetic edit pairs (two images + instruction per example) for the same steps and
 reports samples/s over the steps after warm-up, and its peak GPU memory. Fairness, as the anchors were
-measured: every TRL arm (and the recipe) loads data with `--workers` (default 4) dataloader workers, and the
+measured: every TRL arm (and the recipe) loads data with `--workers` (default 4; `--tiny` uses 0, as on two
+shared cores workers only compete with training) dataloader workers, and the
 data holds at least 256 examples and more than (warm-up + steps) x batch, so no epoch boundary (worker
 restart, reshuffle) falls inside the timed window. The bare loop runs the batches TRL's collator made,
 collated before timing, with fused AdamW and no gradient checkpointing: the ceiling for the model alone.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -160,7 +162,7 @@ def run_bare(batches: list, size: str, image_size: int, device: str, warmup: int
     return result
 
 
-TINY = ["--size", "tiny", "--image-size", "64", "--batch-size", "8", "--steps", "6", "--warmup", "2", "--device", "cpu"]  # fmt: skip
+TINY = ["--size", "tiny", "--image-size", "64", "--batch-size", "8", "--steps", "6", "--warmup", "2", "--workers", "0", "--device", "cpu"]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -177,9 +179,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--recipe-liger", action="store_true", help="recipe arm: use_liger_kernel=true")
     parser.add_argument("--recipe-compile", action="store_true", help="recipe arm: torch_compile=true")
     parser.add_argument("--output", type=Path, help="also write the results as JSON here")
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    if args.tiny:
-        args = parser.parse_args([*TINY, *(argv or [])])
+    if args.tiny:  # the preset first: flags given after --tiny override it
+        args = parser.parse_args([*TINY, *argv])
     assert args.size == "tiny" or SIZES[args.size] in KNOWN_ARCHITECTURES
 
     examples_needed = max(256, (args.steps + 1) * args.batch_size)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -193,9 +194,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--compile", choices=("auto", "on", "off"), default="auto", help="(c): torch.compile the UNet")
     parser.add_argument("--compile-warmup", type=int, default=3, help="(c): extra warm-up steps that compile")
     parser.add_argument("--output", type=Path, help="also write the results as JSON here")
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    if args.tiny:
-        args = parser.parse_args([*TINY, *(argv or [])])
+    if args.tiny:  # the preset first: flags given after --tiny override it
+        args = parser.parse_args([*TINY, *argv])
     if args.device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
     setup = Setup(args)

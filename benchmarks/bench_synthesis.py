@@ -100,9 +100,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--serve-args", nargs="*", default=[], help="extra `transformers serve` flags")
     parser.add_argument("--base-url", default=None, help="a running OpenAI-compatible server (default: start one)")
     parser.add_argument("--output", type=Path, help="also write the results as JSON here")
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    if args.tiny:
-        args = parser.parse_args([*TINY, *(argv or [])])
+    if args.tiny:  # the preset first: flags given after --tiny override it
+        args = parser.parse_args([*TINY, *argv])
 
     model, processor, path = load_model(args.model, args.image_size, args.device, args.dtype)
     model.to(args.device).eval()
