@@ -27,9 +27,12 @@ SMOKE_DPO_RECIPE = RECIPES / "dpo" / "config_smoke.yaml"
 # Code whose changes change the trained checkpoint (not the whole package: unrelated edits must not retrain).
 _TRAINING_CODE = (
     "sft.py",
+    "script_utils.py",
+    "editcaption/configs.py",
     "editcaption/prompts.py",
     "editcaption/sft_data.py",
     "editcaption/modeling.py",
+    "editcaption/smoke_model.py",
     "editcaption/callbacks.py",
     "editcaption/inference.py",
     "fixtures.py",
