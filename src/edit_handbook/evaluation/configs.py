@@ -9,6 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..models.editor import (
+    PAPER_GUIDANCE_SCALE,
+    PAPER_IMAGE_GUIDANCE_SCALE,
+    PAPER_INFERENCE_STEPS,
+    PAPER_SEED,
+)
 from ..synth.configs import SynthesisBackendArguments
 
 
@@ -42,13 +48,17 @@ class EditingEvaluationArguments:
         default="euler_ancestral",
         metadata={"help": "Sampler: 'euler_ancestral' (Real-Edit protocol) or 'pipeline' (the editor's own)."},
     )
-    edit_num_inference_steps: int = field(default=50, metadata={"help": "Denoising steps (Real-Edit protocol: 50)."})
-    edit_guidance_scale: float = field(default=10.0, metadata={"help": "Text guidance (Real-Edit protocol: 10)."})
+    edit_num_inference_steps: int = field(
+        default=PAPER_INFERENCE_STEPS, metadata={"help": "Denoising steps (Real-Edit protocol: 50)."}
+    )
+    edit_guidance_scale: float = field(
+        default=PAPER_GUIDANCE_SCALE, metadata={"help": "Text guidance (Real-Edit protocol: 10)."}
+    )
     edit_image_guidance_scale: float = field(
-        default=1.5, metadata={"help": "Image guidance (Real-Edit protocol: 1.5)."}
+        default=PAPER_IMAGE_GUIDANCE_SCALE, metadata={"help": "Image guidance (Real-Edit protocol: 1.5)."}
     )
     edit_seed: int = field(
-        default=42,
+        default=PAPER_SEED,
         metadata={
             "help": "Seed (Real-Edit protocol: 42). Every edit gets its own generator seeded with it, so an edit does "
             "not depend on batch or order (the release draws all edits from one generator in sequence)."

@@ -20,6 +20,7 @@ import torch
 PAPER_INFERENCE_STEPS = 50
 PAPER_GUIDANCE_SCALE = 10.0
 PAPER_IMAGE_GUIDANCE_SCALE = 1.5
+PAPER_SEED = 42
 Scheduler = Literal["euler_ancestral", "pipeline"]
 
 

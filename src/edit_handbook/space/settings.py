@@ -12,6 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from edit_handbook.fixtures import SMOKE_CAPTIONER as TINY_CAPTIONER  # the smoke SFT checkpoint
+from edit_handbook.models.editor import (
+    PAPER_GUIDANCE_SCALE,
+    PAPER_IMAGE_GUIDANCE_SCALE,
+    PAPER_INFERENCE_STEPS,
+    PAPER_SEED,
+)
 from edit_handbook.models.registry import TINY_INSTRUCT_PIX2PIX as TINY_EDITOR
 
 
@@ -45,10 +51,10 @@ class InputLimits:
 class EditDefaults:
     """The editor's controls start at the Real-Edit inference settings of the SuperEdit release (Euler Ancestral)."""
 
-    steps: int = 50
-    text_guidance: float = 10.0
-    image_guidance: float = 1.5
-    seed: int = 42
+    steps: int = PAPER_INFERENCE_STEPS
+    text_guidance: float = PAPER_GUIDANCE_SCALE
+    image_guidance: float = PAPER_IMAGE_GUIDANCE_SCALE
+    seed: int = PAPER_SEED
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..hub.configs import CheckpointRevisionArguments
+from ..models.editor import PAPER_GUIDANCE_SCALE, PAPER_IMAGE_GUIDANCE_SCALE
 
 
 # SuperEdit (arXiv 2505.02370, docs/method.md section 2). Parsed together with DataArguments by
@@ -173,10 +174,11 @@ class SuperEditTrainingArguments(CheckpointRevisionArguments):
     num_validation_pairs: int = field(default=4, metadata={"help": "Pairs in each validation grid and metric."})
     validation_inference_steps: int = field(default=20, metadata={"help": "Sampler steps per validation edit."})
     validation_guidance_scale: float = field(
-        default=10.0, metadata={"help": "Text guidance of validation edits (Real-Edit protocol: 10)."}
+        default=PAPER_GUIDANCE_SCALE, metadata={"help": "Text guidance of validation edits (Real-Edit protocol: 10)."}
     )
     validation_image_guidance_scale: float = field(
-        default=1.5, metadata={"help": "Image guidance of validation edits (Real-Edit protocol: 1.5)."}
+        default=PAPER_IMAGE_GUIDANCE_SCALE,
+        metadata={"help": "Image guidance of validation edits (Real-Edit protocol: 1.5)."},
     )
     logging_steps: int = field(default=10, metadata={"help": "Log metrics every N steps."})
     report_to: str = field(default="none", metadata={"help": "accelerate tracker: none, tensorboard, wandb, all."})
