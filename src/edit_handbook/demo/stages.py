@@ -16,7 +16,11 @@ from .context import DemoContext, Stage
 STAGES: tuple[Stage, ...] = (
     Stage("data", "generate synthetic edit pairs, validate them, save with a card and a grid", data.run),
     Stage("sft", "train the smoke captioner (cached), describe held-out pairs, check them", sft.run),
-    Stage("dpo", "HAE-DPO from the smoke captioner (CPU smoke recipe); checker before and after", dpo.run),
+    Stage(
+        "dpo",
+        "HAE-DPO from the smoke captioner (CPU smoke recipe); held-out accuracy and critical errors before/after",
+        dpo.run,
+    ),
     Stage(
         "synthesis",
         "rectify synthetic pairs and make negatives with the smoke captioner; checker-measured rates",
