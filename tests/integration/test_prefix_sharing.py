@@ -75,6 +75,21 @@ def test_log_probs_equal_the_unshared_forward(tiny_small_vocab_qwen3_vl_path, ex
         assert (wrong - expected)[PAIRS:].abs().max() > 1e-2
 
 
+def test_qwen2_5_vl_log_probs_equal_the_unshared_forward(model_cache_dir, examples):
+    from edit_handbook.editcaption.smoke_model import smoke_tokenizer_path
+    from edit_handbook.models.tiny import tiny_qwen2_5_vl
+
+    model, processor = _model(
+        tiny_qwen2_5_vl(smoke_tokenizer_path(cache_dir=model_cache_dir), cache_dir=model_cache_dir)
+    )
+    assert model.config.model_type == "qwen2_5_vl"
+    rows = [examples[i] for i in range(PAIRS)]
+    expected, expected_lengths = _log_probs(model, processor, rows, sharing=False)
+    got, lengths = _log_probs(model, processor, rows, sharing=True)
+    assert torch.equal(lengths, expected_lengths)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-6)
+
+
 def test_max_length_truncates_the_answers_as_trl_truncates_the_rows(tiny_small_vocab_qwen3_vl_path, examples):
     model, processor = _model(tiny_small_vocab_qwen3_vl_path)
     rows = [examples[i] for i in range(PAIRS)]

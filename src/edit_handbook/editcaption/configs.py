@@ -136,7 +136,8 @@ class DPOScriptArguments(CaptionerScriptArguments):
         metadata={
             "help": "Run each pair's prompt (both images, vision tower included) once for its chosen and rejected "
             "answers, in training and in the reference pass (docs/prefix_sharing.md). null: on where supported "
-            "(Qwen3-VL, sdpa or eager attention; no MoE, padding_free or torch_compile); true: on, refusing at "
+            "(Qwen3-VL or Qwen2.5-VL, sdpa or eager attention; no MoE, padding_free or torch_compile); true: on, "
+            "refusing at "
             "start what cannot work with it; false: TRL's unshared forward."
         },
     )

@@ -7,9 +7,9 @@ runs it twice, once before the chosen and once before the rejected answer. Here 
      shared         chosen block         rejected block
 
 with a block attention mask (a token sees the shared prefix and, causally, its own block: the answers never see
-each other) and Qwen3-VL's multimodal rope positions of the unshared sequences: the prefix and the chosen block
-keep theirs, the rejected block reuses the chosen block's (both follow the same prompt). The copied last prompt
-token gives the rejected answer's first token its own predecessor. Every answer token then has exactly the
+each other) and the multimodal rope positions (Qwen3-VL, Qwen2.5-VL) of the unshared sequences: the prefix and
+the chosen block keep theirs, the rejected block reuses the chosen block's (both follow the same prompt). The
+copied last prompt token gives the rejected answer's first token its own predecessor. Every answer token then has exactly the
 keys, values and positions it has in TRL's unshared sequence, so its log-prob (and gradient) is the same up to
 float summation order.
 
@@ -44,7 +44,7 @@ PACKED_IDS, PACKED_BLOCKS, PACKED_MM_TYPES, VIEW_INDEX = (
     "shared_view_index",
 )
 PACKED_KEYS = (PACKED_IDS, PACKED_BLOCKS, PACKED_MM_TYPES, VIEW_INDEX)
-SUPPORTED_MODEL_TYPES = ("qwen3_vl",)  # rope positions tested against the unshared forward
+SUPPORTED_MODEL_TYPES = ("qwen3_vl", "qwen2_5_vl")  # rope positions tested against the unshared forward
 SUPPORTED_ATTENTION = ("sdpa", "eager")  # take an arbitrary 4D mask; flash / flex kernels do not
 
 
