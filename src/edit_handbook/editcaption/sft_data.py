@@ -25,8 +25,6 @@ from edit_handbook.editcaption.prompts import CLIP_MAX_TOKENS, TASKS, completion
 ANSWER_COLUMN = {"caption": schema.INSTRUCTION, "rectify": schema.RECTIFIED, "describe": "source_description"}
 # `describe` makes one single-image example per image of the pair: (image column, answer column).
 DESCRIBE_COLUMNS = ((schema.SOURCE_IMAGE, "source_description"), (schema.TARGET_IMAGE, "target_description"))
-# What the blind control moves between rows: the images and what describes them alone.
-IMAGE_AND_DESCRIPTION_COLUMNS = {schema.SOURCE_IMAGE, schema.TARGET_IMAGE, "source_description", "target_description"}
 FLAWED_COLUMN = "flawed_instructions"  # synthetic rows' realistic wrong instructions (the rectify hints)
 SFT_FEATURES = datasets.Features(
     {
@@ -203,13 +201,13 @@ def checker_callback(script_args, processor):
 
 
 def shuffle_images(dataset: datasets.Dataset, seed: int) -> datasets.Dataset:
-    """The blind control's data: every row keeps its texts but shows another row's images (and their scene
-    descriptions), so the instruction cannot be read from the images it is shown with."""
+    """The blind control's data: every row keeps all its texts (instruction, rectification, scene descriptions) but
+    shows another row's images, so no answer can be read from the images it is shown with."""
     import numpy as np
 
     cycle = np.random.default_rng(seed).permutation(len(dataset))
     order = np.empty_like(cycle)
     order[cycle] = np.roll(cycle, -1)  # row cycle[i] shows the images of row cycle[i + 1]: never its own
-    images = dataset.select_columns(IMAGE_AND_DESCRIPTION_COLUMNS & set(dataset.column_names)).select(order)
-    rest = dataset.remove_columns(list(IMAGE_AND_DESCRIPTION_COLUMNS & set(dataset.column_names)))
+    images = dataset.select_columns(list(schema.IMAGE_COLUMNS)).select(order)
+    rest = dataset.remove_columns(list(schema.IMAGE_COLUMNS))
     return datasets.concatenate_datasets([rest, images.flatten_indices()], axis=1)
