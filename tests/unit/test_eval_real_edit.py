@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from edit_handbook.evaluation.real_edit import RealEditItem, load_real_edit, parse_entry
+from edit_handbook.evaluation.real_edit import ENTRY_FORMAT, RealEditItem, load_real_edit, parse_entry, read_real_edit
 
 
 RELEASE_TABLE = {
@@ -38,6 +39,11 @@ def write_bench(root: Path, table: dict, images: list[str] | None = None) -> Pat
         ("6. global: Make it night.", ("Global", "Make it night.")),  # case of the type does not matter
         ("Style: Make it a sketch.", ("Style", "Make it a sketch.")),  # the number is optional
         ("1. Local: Change the sign to read: OPEN.", ("Local", "Change the sign to read: OPEN.")),
+        # The full release's other form: the type followed by the word "Edit", any spacing and case.
+        ("1. Local Edit: Replace the hat.", ("Local", "Replace the hat.")),
+        ("3.ADD  edit :Add a cat.", ("Add", "Add a cat.")),
+        ("5. BackgroundEdit: Make it a beach.", ("Background", "Make it a beach.")),
+        ("7. style EDIT: Make it a sketch.", ("Style", "Make it a sketch.")),
     ],
 )
 def test_parse_entry(entry, expected):
@@ -93,9 +99,11 @@ def test_filters(tmp_path):
 
 def test_only_kept_photos_must_exist(tmp_path):
     root = write_bench(tmp_path, RELEASE_TABLE, images=["2.jpeg"])
-    with pytest.raises(FileNotFoundError, match=r"\['10.jpeg'\]: image .*10.jpeg is missing; put the photo there"):
-        load_real_edit(root)
-    assert len(load_real_edit(root, images=["2.jpeg"])) == 3
+    bench = read_real_edit(root)  # the missing photo fails alone; the other photo's edits load
+    assert [item.key for item in bench.items] == ["2.jpeg"] * 3
+    assert len(bench.failures) == 1
+    assert re.search(r"\['10.jpeg'\]: image .*10.jpeg is missing; put the photo there", bench.failures[0])
+    assert read_real_edit(root, images=["2.jpeg"]).failures == []
 
 
 @pytest.mark.parametrize(
@@ -104,24 +112,43 @@ def test_only_kept_photos_must_exist(tmp_path):
         (None, FileNotFoundError, "No Real-Edit instructions at"),
         ("{not json", ValueError, "is not valid JSON"),
         ("[]", ValueError, "must be a non-empty JSON object"),
+        # A file whose only photo fails loads nothing: the error lists why.
         (json.dumps({"2.jpeg": "1. Local: x"}), ValueError, r"\['2.jpeg'\] must be a non-empty list of entries"),
         (json.dumps({"2.jpeg": []}), ValueError, r"\['2.jpeg'\] must be a non-empty list of entries"),
         (json.dumps({"2.jpeg": ["1. Local: a", "2. Local: b"]}), ValueError, "more than one Local entry"),
+        (b'{"2.jpeg": ["1. Local: caf\xe9"]}', ValueError, "is not UTF-8 text"),
     ],
 )
 def test_bad_files(tmp_path, content, error, message):
     (tmp_path / "imgs").mkdir()
     Image.new("RGB", (4, 4)).save(tmp_path / "imgs" / "2.jpeg")
-    if content is not None:
+    if isinstance(content, bytes):
+        (tmp_path / "eval_instruct.json").write_bytes(content)
+    elif content is not None:
         (tmp_path / "eval_instruct.json").write_text(content)
     with pytest.raises(error, match=message):
         load_real_edit(tmp_path)
 
 
-def test_a_bad_entry_fails_even_when_filtered_out(tmp_path):
-    table = {**RELEASE_TABLE, "10.jpeg": ["1. Locl: typo in the type."]}
+def test_a_bad_entry_fails_alone_and_filtered_entries_are_not_parsed(tmp_path):
+    table = {
+        "2.jpeg": ["1. Local Edit: Replace the hat.", "2. Locl: typo in the type.", "3. Add: Add a cat.", "nonsense"],
+        "10.jpeg": ["1. Local: Change the sign.", "2. Remove: Remove the dog.", "2. Remove: Remove the cat."],
+        "11.jpeg": ["1. Local: ok."],
+    }
     root = write_bench(tmp_path, table)
-    with pytest.raises(
-        ValueError, match=r"\['10.jpeg'\]: entry '1. Locl: typo in the type.' has the unknown edit type"
-    ):
-        load_real_edit(root, images=["2.jpeg"])
+    bench = read_real_edit(root)
+    assert [item.id for item in bench.items] == ["2_local", "2_add", "10_local", "11_local"]
+    assert len(bench.failures) == 3
+    assert "['2.jpeg']: entry '2. Locl: typo in the type.' has the unknown edit type 'Locl'" in bench.failures[0]
+    assert "['2.jpeg']: entry 'nonsense' is not of the form" in bench.failures[1]
+    assert "['10.jpeg'] has more than one Remove entry" in bench.failures[2]
+    # load_real_edit keeps the edits that load (the failures go to the log)
+    assert [item.id for item in load_real_edit(root)] == [item.id for item in bench.items]
+    # Filters do not parse what they leave out: another photo, a later photo, another type.
+    assert read_real_edit(root, images=["11.jpeg"]).failures == []
+    assert read_real_edit(root, images=["10.jpeg", "11.jpeg"], edit_types=["Local"]).failures == []
+    # An entry whose label is unreadable or unknown might be an Add: it is still reported.
+    failures = read_real_edit(root, limit=1, edit_types=["Add"]).failures
+    assert len(failures) == 2 and "'2. Locl" in failures[0] and "'nonsense'" in failures[1]
+    assert ENTRY_FORMAT in failures[1]

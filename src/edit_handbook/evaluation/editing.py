@@ -66,7 +66,7 @@ from edit_handbook.evaluation.metrics.encoders import (
     clip_encoder,
     dino_encoder,
 )
-from edit_handbook.evaluation.real_edit import RealEditItem, load_real_edit
+from edit_handbook.evaluation.real_edit import RealEditItem, read_real_edit
 from edit_handbook.evaluation.results import SuiteResult
 from edit_handbook.evaluation.stats import estimate
 from edit_handbook.synth.backends import Backend
@@ -329,17 +329,22 @@ def evaluate_editor(
     settings = settings or EditingEvaluationArguments()
     names = list(settings.edit_metrics if metrics is None else metrics)
     check_metric_names(names)
+    load_failures: list[str] = []
     if isinstance(bench, (str, Path)):
-        items = load_real_edit(
+        loaded = read_real_edit(
             bench,
             edit_types=settings.real_edit_types,
             images=settings.real_edit_images,
             limit=settings.real_edit_max_images,
         )
+        items, load_failures = loaded.items, loaded.failures
+        for failure in load_failures:
+            logger.warning("Real-Edit entry skipped: %s", failure)
     else:
         items = list(bench)
     if not items:
-        raise ValueError("no edits to evaluate: the benchmark (after its filters) is empty")
+        failed = "".join(f"\n  {failure}" for failure in load_failures)
+        raise ValueError(f"no edits to evaluate: the benchmark (after its filters) is empty{failed}")
     ids = [item.id for item in items]
     if len(set(ids)) != len(ids):
         raise ValueError("two items have the same id (photo + edit type); their edits would overwrite each other")
@@ -374,6 +379,8 @@ def evaluate_editor(
     fields: list[str] = []
     meta: dict[str, Any] = {"note": NOTE, "settings": edit_settings_stamp(editor_name(editor), settings)}
     meta.update(num_items=len(items), edits_made=made, edits_reused=len(items) - made)
+    if load_failures:
+        meta["skipped_entries"] = load_failures
     if judge_backend is not None:
         if not isinstance(judge_backend, CachedBackend):
             judge_backend = CachedBackend(judge_backend, judge_cache_dir or output_dir / "judge_cache")
