@@ -17,6 +17,7 @@ from edit_handbook.data.configs import SyntheticDataArguments
 from edit_handbook.data.loading import GENERATED_SUBFOLDER, load_edit_pairs
 from edit_handbook.data.preview import example_grid
 from edit_handbook.data.synthetic import generate_dataset
+from edit_handbook.data.writer import save_dataset_atomically
 from edit_handbook.hub.cards import dataset_card, write_card
 from edit_handbook.hub.publish import push_folder
 from edit_handbook.hub.run_info import collect_run_info, write_run_info
@@ -42,7 +43,7 @@ def generate(args: SyntheticDataArguments) -> Path:
     if args.output_format == "parquet":
         dataset.to_parquet(str(folder / "data" / "train.parquet"))
     else:
-        dataset.save_to_disk(str(folder / GENERATED_SUBFOLDER))
+        save_dataset_atomically(dataset, folder / GENERATED_SUBFOLDER)
     grid = example_grid([dataset[i] for i in range(min(8, len(dataset)))], folder / "examples.png")
     info = collect_run_info(args, data_fingerprint=dataset._fingerprint, validation=report.to_dict())
     write_run_info(folder, info)

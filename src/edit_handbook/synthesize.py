@@ -57,7 +57,7 @@ def synthesize(data_args: DataArguments, args: SynthesisArguments, backend_args:
     # 5-6. Run the task over the rows, in resumable shards.
     rows = run_task(
         dataset, task, backend, args.output_dir, chunk_size=args.chunk_size, shard_size=args.shard_size,
-        overwrite=args.overwrite,
+        overwrite=args.overwrite, retry_failed=args.retry_failed,
     )  # fmt: skip
     if not state.is_main_process:
         return None

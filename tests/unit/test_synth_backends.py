@@ -54,7 +54,7 @@ def test_persistent_failures_become_replies_with_reasons_not_exceptions():
     with FaultServer(echo, faults=["500"] * 3) as server:
         (reply,) = backend_for(server, max_retries=2).generate(requests_for(1))
     assert not reply.ok
-    assert reply.error.startswith("gave up after 3 attempts; last: http_500")
+    assert reply.error.startswith("transient: gave up after 3 attempts; last: http_500") and reply.transient
 
 
 def test_concurrency_is_bounded():

@@ -85,10 +85,26 @@ class DataArguments(ScriptArguments):
     dataset_synthetic_image_size: int = field(
         default=256, metadata={"help": "With dataset_name='synthetic': side of the generated images, in pixels."}
     )
+    dataset_allow_outside_paths: bool = field(
+        default=False,
+        metadata={
+            "help": "Let a manifest's image paths leave its folder (absolute paths, '../', symlinks). Off: such rows "
+            "are bad rows, so a manifest from elsewhere cannot make the loader read (or push upload) other files."
+        },
+    )
 
     def __post_init__(self) -> None:
-        if isinstance(self.dataset_column_mapping, str):
-            self.dataset_column_mapping = json.loads(self.dataset_column_mapping)
+        self.dataset_column_mapping = parse_column_mapping(self.dataset_column_mapping)
+        positive = {
+            "dataset_max_pixels": self.dataset_max_pixels,
+            "dataset_validation_sample_size": self.dataset_validation_sample_size,
+            "dataset_synthetic_pairs": self.dataset_synthetic_pairs,
+            "dataset_synthetic_image_size": self.dataset_synthetic_image_size,
+            "dataset_validation_num_proc": self.dataset_validation_num_proc,
+        }
+        for name, value in positive.items():
+            if value is not None and value < 1:
+                raise ValueError(f"--{name} must be a positive integer, got {value}")
 
     def load_kwargs(self, split: str | None = None) -> dict[str, Any]:
         """Keyword arguments of `load_edit_pairs` for `split` (default: the train split)."""
@@ -109,7 +125,29 @@ class DataArguments(ScriptArguments):
             "synthetic_pairs": self.dataset_synthetic_pairs,
             "synthetic_edit_types": tuple(self.dataset_synthetic_edit_types or ()) or None,
             "synthetic_image_size": self.dataset_synthetic_image_size,
+            "allow_outside_paths": self.dataset_allow_outside_paths,
         }
+
+
+def parse_column_mapping(value: dict[str, str] | str | None) -> dict[str, str] | None:
+    """`--dataset_column_mapping` as a dict (a JSON string on the command line); ValueError saying how to write it."""
+    example = '\'{"source_image": "src", "instruction": "prompt"}\''
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"--dataset_column_mapping is not valid JSON ({error.msg} at character {error.pos}): {value!r}; "
+                f"write it as a JSON object in single quotes, e.g. {example}"
+            ) from None
+    if value is not None and (
+        not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    ):
+        raise ValueError(
+            f"--dataset_column_mapping must map canonical column names to your column names, got {value!r}; "
+            f"e.g. {example}"
+        )
+    return value
 
 
 @dataclass

@@ -4,7 +4,9 @@ Every source ends the same way: canonical columns first (images as `datasets.Ima
 decoded as RGB), then any extra columns the source had, and a `ValidationReport`. Sources:
 - a Hub id: `datasets.load_dataset(hub_id, config_name, split=...)`;
 - a JSONL or CSV manifest (a file, or a folder holding `manifest.jsonl`/`.csv` or
-  `metadata.jsonl`/`.csv`): image paths are relative to the manifest's folder;
+  `metadata.jsonl`/`.csv`): image paths are relative to the manifest's folder, and a path that leaves it
+  (absolute elsewhere, `../`, a symlink pointing out) is a bad row unless `allow_outside_paths=True`; a
+  line that is not UTF-8 is a bad row too (named, and dropped with `on_error="skip"`);
 - a Parquet file or a folder of them (string image paths relative to that folder);
 - a `save_to_disk` folder (a Dataset or a DatasetDict);
 - "synthetic": the embedded generator (`edit_handbook.data.synthetic`);
@@ -40,6 +42,8 @@ from .validation import (
     Problem,
     ValidationReport,
     check_json_types,
+    outside_paths,
+    undecodable_text,
     validate_dataset,
     validate_stream,
 )
@@ -74,6 +78,7 @@ def load_edit_pairs(
     synthetic_pairs: int = 256,
     synthetic_edit_types: Sequence[str] | None = None,
     synthetic_image_size: int = 256,
+    allow_outside_paths: bool = False,
 ) -> tuple[AnyDataset, ValidationReport]:
     """Load, map onto the schema and validate; returns (dataset, report).
 
@@ -85,9 +90,20 @@ def load_edit_pairs(
     `num_proc` and `max_pixels` are described in `edit_handbook.data.validation`; `seed` draws
     the sample and seeds the synthetic set of `synthetic_pairs` pairs (of `synthetic_edit_types`, all if unset,
     `synthetic_image_size` px). A folder written by `edit-handbook generate` is read as written. With `streaming` (or an
-    IterableDataset source) rows are mapped and validated lazily as they are read.
+    IterableDataset source) rows are mapped and validated lazily as they are read. Image paths of
+    local files in a manifest must stay inside its folder unless `allow_outside_paths` (checked at every
+    validation level: it is about what may be read, not about cost).
     """
     _check_choice("kind", kind, KINDS)
+    for name, value in (
+        ("max_pixels", max_pixels),
+        ("sample_size", sample_size),
+        ("synthetic_pairs", synthetic_pairs),
+    ):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if num_proc is not None and num_proc < 1:
+        raise ValueError(f"num_proc must be a positive integer or unset, got {num_proc!r}")
     _check_choice("validation", validation, VALIDATION_LEVELS)
     _check_choice("on_error", on_error, ON_ERROR)
     chosen = get_preset(preset) if isinstance(preset, str) else preset
@@ -101,15 +117,22 @@ def load_edit_pairs(
     report = ValidationReport(_describe(source), kind, validation, on_error)
 
     synthetic = {"num_pairs": synthetic_pairs, "edit_types": synthetic_edit_types, "image_size": synthetic_image_size}
-    dataset, base_dir, known = _read(source, split, kind, streaming, seed, config_name, cache_dir, synthetic)
+    dataset, base_dir, known, from_manifest = _read(
+        source, split, kind, streaming, seed, config_name, cache_dir, synthetic
+    )
     if streaming and isinstance(dataset, datasets.Dataset):
         dataset = dataset.to_iterable_dataset()
     dataset = _stored_images(_with_features(dataset))
     dataset = apply_column_mapping(dataset, mapping, drop=chosen.ignored if chosen else ())
     dataset = _image_columns(_text_shapes(dataset), base_dir)
+    confine = str(base_dir.resolve()) if from_manifest and base_dir and not allow_outside_paths else None
     if isinstance(dataset, datasets.IterableDataset):
-        dataset = validate_stream(dataset, report, sample_size=sample_size, max_pixels=max_pixels, known=known)
+        dataset = validate_stream(
+            dataset, report, sample_size=sample_size, max_pixels=max_pixels, known=known, confine=confine
+        )
     else:
+        if confine is not None:
+            known = {**outside_paths(dataset, confine), **known}
         dataset = validate_dataset(
             dataset, report, sample_size=sample_size, max_pixels=max_pixels, num_proc=num_proc, seed=seed, known=known
         )
@@ -161,40 +184,41 @@ def _read(
     config_name: str | None,
     cache_dir: str | None,
     synthetic: dict[str, Any],
-) -> tuple[AnyDataset, Path | None, dict[int, Problem]]:
-    """The raw dataset, the folder its relative image paths start from, and problems found while parsing."""
+) -> tuple[AnyDataset, Path | None, dict[int, Problem], bool]:
+    """The raw dataset, the folder its relative image paths start from, problems found while parsing, and
+    whether it is a manifest (whose image paths must stay in its folder)."""
     if isinstance(source, datasets.DatasetDict | datasets.IterableDatasetDict):
-        return _split(source, split), None, {}
+        return _split(source, split), None, {}, False
     if isinstance(source, datasets.Dataset | datasets.IterableDataset):
-        return source, None, {}
+        return source, None, {}, False
     if source == SYNTHETIC:
-        return _synthetic(seed=seed, kind=kind, **synthetic), None, {}
+        return _synthetic(seed=seed, kind=kind, **synthetic), None, {}, False
     path = Path(source).expanduser()
     if path.is_dir() and (path / GENERATED_SUBFOLDER / "state.json").is_file():
         path = path / GENERATED_SUBFOLDER  # an `edit-handbook generate` output folder, as written
     if path.is_dir():
         if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
             loaded = datasets.load_from_disk(str(path))
-            return (_split(loaded, split) if isinstance(loaded, datasets.DatasetDict) else loaded), path, {}
+            return (_split(loaded, split) if isinstance(loaded, datasets.DatasetDict) else loaded), path, {}, False
         manifest = next((path / name for name in MANIFEST_NAMES if (path / name).is_file()), None)
         if manifest:
-            return _read_manifest(manifest)
+            return (*_read_manifest(manifest), True)
         parquet = sorted(path.rglob("*.parquet"))
         if not parquet:
             raise FileNotFoundError(
                 f"{path} holds no manifest ({', '.join(MANIFEST_NAMES)}), no .parquet file and no save_to_disk data"
             )
-        return _read_parquet(parquet, streaming, cache_dir), path, {}
+        return _read_parquet(parquet, streaming, cache_dir), path, {}, False
     if path.is_file():
         if path.suffix in (".jsonl", ".csv"):
-            return _read_manifest(path)
+            return (*_read_manifest(path), True)
         if path.suffix == ".parquet":
-            return _read_parquet([path], streaming, cache_dir), path.parent, {}
+            return _read_parquet([path], streaming, cache_dir), path.parent, {}, False
         raise ValueError(f"cannot read {path}: expected a .jsonl or .csv manifest, a .parquet file or a folder")
     if path.suffix in (".jsonl", ".csv", ".parquet") or str(source).startswith((".", "/", "~")):
         raise FileNotFoundError(f"no such file or folder: {source}")
     loaded = datasets.load_dataset(str(source), config_name, split=split, streaming=streaming, cache_dir=cache_dir)
-    return loaded, None, {}
+    return loaded, None, {}, False
 
 
 def _split(dataset_dict: Mapping[str, AnyDataset], split: str) -> AnyDataset:
@@ -220,11 +244,16 @@ def _read_parquet(files: list[Path], streaming: bool, cache_dir: str | None) -> 
 def _read_manifest(path: Path) -> tuple[datasets.Dataset, Path, dict[int, Problem]]:
     """Manifests are small text files: parse them here so a bad line is a bad row, not a failed load.
 
-    A line that is not JSON, or a value whose JSON type differs from the rest of its column
-    (which Arrow cannot store), becomes a known problem of that row; its values are blanked so
+    A line that is not JSON, a value with bytes that are not UTF-8 (read with `surrogateescape`, so one bad
+    byte names its row instead of failing the file), or a value whose JSON type differs from the rest of its
+    column (which Arrow cannot store), becomes a known problem of that row; its values are blanked so
     the table builds, and validation raises or drops it like any other bad row.
     """
     rows, known = _jsonl_rows(path) if path.suffix == ".jsonl" else _csv_rows(path)
+    for row, record in enumerate(rows):
+        problem = undecodable_text(record)
+        if problem is not None and row not in known:
+            known[row] = problem
     known.update({row: problem for row, problem in check_json_types(rows).items() if row not in known})
     for row in known:
         rows[row] = {}
@@ -233,7 +262,8 @@ def _read_manifest(path: Path) -> tuple[datasets.Dataset, Path, dict[int, Proble
 
 def _jsonl_rows(path: Path) -> tuple[list[dict[str, Any]], dict[int, Problem]]:
     rows, known = [], {}
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    lines = [line for line in text.splitlines() if line.strip()]
     for row, line in enumerate(lines):
         try:
             record = json.loads(line)
@@ -252,7 +282,7 @@ def _jsonl_rows(path: Path) -> tuple[list[dict[str, Any]], dict[int, Problem]]:
 def _csv_rows(path: Path) -> tuple[list[dict[str, Any]], dict[int, Problem]]:
     """Every CSV cell is a string; an empty cell is a missing value."""
     rows, known = [], {}
-    with path.open(newline="", encoding="utf-8") as file:
+    with path.open(newline="", encoding="utf-8", errors="surrogateescape") as file:
         reader = csv.DictReader(file)
         for row, record in enumerate(reader):
             if None in record:

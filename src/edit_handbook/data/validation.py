@@ -133,19 +133,53 @@ class ValidationReport:
         }
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """RGB without losing what PIL's plain `convert` loses: 16-bit range, and alpha (composited on white)."""
-    if image.mode == "RGB":
+# Rows of a high-bit-depth image converted at once: bounds the temporaries (a 64 MP 16-bit image is 128 MB).
+_ROWS_PER_BLOCK = 256
+
+
+def to_8bit(image: Image.Image) -> Image.Image:
+    """The image as 8-bit "L" (grey sources) or "RGB", without losing what PIL's plain `convert` loses:
+    16-bit range (rescaled, 65535 -> 255, where `convert` clips to white) and alpha (composited on white).
+
+    High-bit-depth images are converted a block of rows at a time in integer arithmetic, so memory stays
+    near the size of the input (no full-precision copy of the image).
+    """
+    if image.mode in ("RGB", "L"):
         return image
     if image.mode.startswith("I") or image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        if image.mode.startswith("I;16") or values.max(initial=0) > 255:
-            values = values / 257.0  # 65535 -> 255
-        return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8)).convert("RGB")
+        return _grey_to_8bit(image)
     if "A" in image.getbands() or "a" in image.getbands() or "transparency" in image.info:
         rgba = image.convert("RGBA")
         return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB, converted exactly as `to_8bit` says (grey stays grey)."""
+    image = to_8bit(image)
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _grey_to_8bit(image: Image.Image) -> Image.Image:
+    """16/32-bit integer or float grey -> "L": 16-bit modes (and "I"/"F" images with values above 255) map
+    0..65535 onto 0..255 rounded (round(v / 257), computed as `((v + 128) * 65281) >> 24`, exact for every
+    16-bit value); values outside the range clip."""
+    width, height = image.size
+    scale = image.mode.startswith("I;16") or (image.getextrema()[1] or 0) > 255
+    out = np.empty((height, width), dtype=np.uint8)
+    for top in range(0, height, _ROWS_PER_BLOCK):
+        block = np.asarray(image.crop((0, top, width, min(height, top + _ROWS_PER_BLOCK))))
+        if image.mode == "F":
+            block = np.clip(np.rint(block / 257.0 if scale else block), 0, 255)
+        elif scale:
+            block = np.clip(block, 0, 65535).astype(np.uint32)
+            block += 128
+            block *= 65281
+            block >>= 24
+        else:
+            block = np.clip(block, 0, 255)
+        out[top : top + block.shape[0]] = block
+    return Image.fromarray(out)
 
 
 def check_columns(column_names: Iterable[str], kind: str) -> None:
@@ -175,6 +209,61 @@ def check_row(row: Mapping[str, Any], kind: str, max_pixels: int) -> tuple[Probl
         if mode != "RGB":
             modes.append(mode)
     return None, modes
+
+
+def undecodable_text(record: Mapping[str, Any]) -> Problem | None:
+    """A manifest row holding bytes that are not UTF-8 (read with `surrogateescape`, they are lone surrogates)."""
+    for column, value in record.items():
+        for text in _strings(value) if column is not None else ():
+            bad = next((i for i, char in enumerate(text) if "\udc80" <= char <= "\udcff"), None)
+            if bad is not None:
+                byte = ord(text[bad]) - 0xDC00
+                reason = f"byte 0x{byte:02x} at character {bad} is not UTF-8"
+                return Problem(str(column), "invalid_utf8", reason, f"{_SKIP_FIX}re-save the manifest as UTF-8")
+    return None
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+
+
+def outside(path: str, root: str) -> bool:
+    """Whether a local image path resolves (symlinks followed) outside the folder `root`."""
+    if "://" in path:
+        return False  # a URL is not a file of this machine; reading it fails as a missing file
+    real = os.path.realpath(path)
+    return os.path.commonpath([real, root]) != root
+
+
+def _outside_problem(column: str, path: str, root: str) -> Problem:
+    reason = f"image path {path} leaves the folder {root} that paths are relative to"
+    fix = (
+        f"{_SKIP_FIX}move the image into that folder, or allow paths outside it if you trust this manifest "
+        "(allow_outside_paths=True, --dataset_allow_outside_paths)"
+    )
+    return Problem(column, "path_outside", reason, fix)
+
+
+def outside_paths(dataset: datasets.Dataset, root: str) -> dict[int, Problem]:
+    """Rows whose stored image paths leave `root` (cheap: paths only, no image is opened)."""
+    problems: dict[int, Problem] = {}
+    for column in schema.IMAGE_COLUMNS:
+        if column not in dataset.column_names:
+            continue
+        values = dataset.select_columns([column]).with_format("arrow")[:].column(column).to_pylist()
+        for row, value in enumerate(values):
+            path = value.get("path") if isinstance(value, dict) and value.get("bytes") is None else None
+            if path and row not in problems and outside(path, root):
+                problems[row] = _outside_problem(column, path, root)
+    return problems
 
 
 def check_json_types(rows: list[dict[str, Any]]) -> dict[int, Problem]:
@@ -225,21 +314,24 @@ def validate_dataset(
     report.num_rows = report.num_kept = len(dataset)
     bad = dict(known or {})
     if report.validation != "off":
-        rows: range | list[int] = range(len(dataset))
+        # Rows already known bad are not opened (a path that leaves the manifest's folder is never read).
+        rows: range | list[int] = range(len(dataset)) if not bad else [r for r in range(len(dataset)) if r not in bad]
         if report.validation == "sample" and sample_size < len(rows):
             rows = sorted(random.Random(seed).sample(rows, sample_size))
         checked = dataset if len(rows) == len(dataset) else dataset.select(rows)
-        results = checked.map(
-            _check_batch,
-            batched=True,
-            batch_size=_BATCH_SIZE,
-            with_indices=True,
-            remove_columns=checked.column_names,
-            fn_kwargs={"kind": report.kind, "max_pixels": max_pixels},
-            num_proc=num_proc,
-            load_from_cache_file=False,  # image files behind paths can change without the fingerprint changing
-            desc="Validating rows",
-        ).to_dict()
+        results = {key: [] for key in ("position", "column", "code", "reason", "fix", "modes")}
+        if len(checked):  # empty when every row is known bad already
+            results = checked.map(
+                _check_batch,
+                batched=True,
+                batch_size=_BATCH_SIZE,
+                with_indices=True,
+                remove_columns=checked.column_names,
+                fn_kwargs={"kind": report.kind, "max_pixels": max_pixels},
+                num_proc=num_proc,
+                load_from_cache_file=False,  # image files behind paths can change without the fingerprint changing
+                desc="Validating rows",
+            ).to_dict()
         report.num_checked = len(rows)
         outcomes = zip(*(results[key] for key in ("position", "column", "code", "reason", "fix", "modes")))
         for position, column, code, reason, fix, modes in outcomes:
@@ -275,24 +367,34 @@ def validate_stream(
     sample_size: int,
     max_pixels: int,
     known: Mapping[int, Problem] | None = None,
+    confine: str | None = None,
 ) -> datasets.IterableDataset:
-    """Check rows lazily as they stream; the report fills in as rows are consumed in this process."""
+    """Check rows lazily as they stream; the report fills in as rows are consumed in this process.
+
+    With `confine`, every row's local image paths must stay inside that folder, at every validation level.
+    """
     check_columns(dataset.column_names, report.kind)
-    if report.validation == "off" and not known:
+    if report.validation == "off" and not known and confine is None:
         return dataset
     features = datasets.Features({**dataset.features, _DROP: datasets.Value("bool")})
-    checker = _stream_checker(report, dict(known or {}), sample_size, max_pixels)
+    checker = _stream_checker(report, dict(known or {}), sample_size, max_pixels, confine)
     checked = dataset.map(checker, with_indices=True, features=features).filter(lambda row: not row[_DROP])
     return checked.remove_columns(_DROP)
 
 
 def _stream_checker(
-    report: ValidationReport, known: dict[int, Problem], sample_size: int, max_pixels: int
+    report: ValidationReport, known: dict[int, Problem], sample_size: int, max_pixels: int, confine: str | None
 ) -> Callable[[dict, int], dict]:
     limit = {"full": None, "sample": sample_size, "off": 0}[report.validation]
 
     def check(row: dict, index: int) -> dict:
         problem, modes = known.get(index), []
+        for column in schema.IMAGE_COLUMNS if confine is not None and problem is None else ():
+            value = row.get(column)
+            path = value.get("path") if isinstance(value, dict) and value.get("bytes") is None else None
+            if path and outside(path, confine):
+                problem = _outside_problem(column, path, confine)
+                break
         if problem is None and (limit is None or index < limit):
             report.num_checked += 1
             problem, modes = check_row(row, report.kind, max_pixels)
@@ -324,12 +426,16 @@ def _convert_batch(batch: dict[str, list]) -> dict[str, list]:
 
 
 def _converted(value: dict) -> dict:
-    """The stored image (a `datasets` {bytes, path} dict) as lossless RGB PNG bytes, or unchanged if RGB."""
+    """The stored image (a `datasets` {bytes, path} dict) as lossless 8-bit PNG bytes, or unchanged if RGB.
+
+    Grey sources are stored grey ("L"): the loader's `Image(mode="RGB")` feature turns "L" into RGB exactly,
+    and the file is a third of the size. Compression level 1: these are working copies, written fast.
+    """
     with _open(value) as image:
-        if image.mode == "RGB":
+        if image.mode in ("RGB", "L"):
             return value
         buffer = io.BytesIO()
-        to_rgb(image).save(buffer, format="PNG")
+        to_8bit(image).save(buffer, format="PNG", compress_level=1)
     return {"bytes": buffer.getvalue(), "path": None}
 
 
@@ -365,8 +471,8 @@ def _image_problem(value: dict | None, column: str, max_pixels: int) -> tuple[Pr
                 reason = f"image is {width}x{height} = {width * height} pixels, above max_pixels={max_pixels}"
                 return Problem(column, "huge_image", reason, f"{_SKIP_FIX}downscale it or raise max_pixels"), ""
             image.load()
-            if image.mode != "RGB":
-                to_rgb(image)
+            if image.mode != "RGB" and not (image.mode.startswith("I") or image.mode == "F"):
+                to_8bit(image)  # finds modes with no RGB form; grey modes always have one (no copy needed)
             return None, image.mode
     except Image.DecompressionBombError as error:
         return Problem(column, "huge_image", str(error), f"{_SKIP_FIX}downscale it or raise max_pixels"), ""

@@ -20,6 +20,12 @@ How it stays correct:
   the first complete shard holding an id wins; later copies are dropped.
 - `writer.json` stores the job's fingerprint, id column and features; reopening the folder for a
   different job raises instead of mixing rows from two jobs.
+- `redo` names finished rows to compute again (e.g. rows that failed for a transient reason): when the
+  writer opens, rank 0 rewrites each shard holding such rows without them (atomically, so a kill leaves
+  the old shard or the new one), and those ids are pending again.
+
+`save_dataset_atomically` is the final step's counterpart: a `save_to_disk` folder replaced as a whole, so a
+run killed while saving leaves the previous output loadable.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -189,6 +196,8 @@ class ShardedWriter:
             `PartialState` (which also synchronizes opening); give both for plain multi-process use.
         overwrite: delete this folder's shards and metadata first (rank 0 does it). With explicit ranks
             there is no barrier, so other ranks must open after rank 0.
+        redo: `redo(shard table) -> one bool per row`; rows it marks are removed from their shard when the
+            writer opens (rank 0 does it), so they are pending again.
     """
 
     def __init__(
@@ -202,6 +211,7 @@ class ShardedWriter:
         rank: int | None = None,
         world_size: int | None = None,
         overwrite: bool = False,
+        redo: Callable[[pa.Table], Sequence[bool]] | None = None,
     ) -> None:
         if id_column not in features:
             raise ValueError(f"features have no id column {id_column!r}; columns: {list(features)}")
@@ -230,6 +240,8 @@ class ShardedWriter:
             if overwrite:
                 self._clear()
             self._check_or_write_metadata()
+            if redo is not None:
+                self._drop_rows(redo)
         barrier()
         if rank != 0:
             self._check_or_write_metadata()
@@ -243,6 +255,20 @@ class ShardedWriter:
         for path in self.output_dir.iterdir():
             if _SHARD_RE.match(path.name) or path.name.endswith(".tmp") or path.name == METADATA_FILE:
                 path.unlink()
+
+    def _drop_rows(self, redo: Callable[[pa.Table], Sequence[bool]]) -> None:
+        """Rewrite every shard holding rows `redo` marks without them (a shard left empty is deleted)."""
+        for path in list_shards(self.output_dir):
+            table = pq.read_table(path)
+            marked = list(redo(table))
+            if not any(marked):
+                continue
+            kept = table.filter(pa.array([not flag for flag in marked], type=pa.bool_()))
+            if kept.num_rows:
+                _write_atomically(path, self._tmp_path(path.name), lambda file, t=kept: pq.write_table(t, file))
+            else:
+                path.unlink()
+                _fsync_dir(self.output_dir)
 
     def _check_or_write_metadata(self) -> None:
         wanted = {"fingerprint": self.fingerprint, "id_column": self.id_column, "features": _normalized(self.features)}
@@ -357,3 +383,49 @@ class ShardedWriter:
         """Flush, then every rank's rows as a deduplicated `datasets.Dataset` (see `load_shards`)."""
         self.flush()
         return load_shards(self.output_dir, order)
+
+
+def save_dataset_atomically(dataset: datasets.Dataset | datasets.DatasetDict, folder: str | os.PathLike) -> None:
+    """`dataset.save_to_disk(folder)` that never leaves `folder` half-written.
+
+    The dataset is saved beside `folder` under a temporary name, then swapped in: the old folder is renamed
+    to `<name>.previous`, the new one to `<name>`, the old one deleted. A run killed during the (long) save
+    leaves the previous output untouched; one killed between the two renames leaves `<name>.previous`, which
+    the next save (or `restore_previous_dataset`) puts back.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    restore_previous_dataset(folder)
+    for stale in folder.parent.glob(f".{folder.name}.saving-*"):  # left by runs killed mid-save
+        if not _process_alive(int(stale.name.rsplit("-", 2)[-2])):
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.saving-{os.getpid()}-"))
+    try:
+        dataset.save_to_disk(str(staging))
+        previous = folder.with_name(folder.name + ".previous")
+        shutil.rmtree(previous, ignore_errors=True)
+        if folder.exists():
+            folder.rename(previous)
+        staging.rename(folder)
+        _fsync_dir(folder.parent)
+        shutil.rmtree(previous, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def restore_previous_dataset(folder: str | os.PathLike) -> None:
+    """Put back `<folder>.previous` when a save was killed between its two renames (no `folder` left)."""
+    folder = Path(folder)
+    previous = folder.with_name(folder.name + ".previous")
+    if previous.is_dir() and not folder.exists():
+        previous.rename(folder)

@@ -18,6 +18,7 @@ import yaml
 from huggingface_hub import DatasetCardData, ModelCardData
 
 from ..data.presets import get_preset
+from ..redaction import redact
 
 
 CITATIONS = """\
@@ -195,9 +196,10 @@ def dataset_card(
 
 
 def write_card(folder: str | Path, text: str) -> Path:
+    """`<folder>/README.md`, with any credential the text quotes (a URL's user:key, a token flag) redacted."""
     path = Path(folder) / "README.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(redact(text))
     return path
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from huggingface_hub import HfApi
 
+from ..redaction import redact
 from .cards import card_inputs, model_card, read_card, write_card
 from .run_info import write_run_info
 
@@ -36,6 +37,38 @@ def _space_sdk(folder: Path) -> str:
     return str(card.meta.get("sdk", "gradio")) if card else "gradio"
 
 
+# Files small and textual enough to check for credentials before they are uploaded.
+_TEXT_SUFFIXES = (".json", ".jsonl", ".md", ".yaml", ".yml", ".txt", ".log", ".csv", ".cfg", ".toml")
+_MAX_SCANNED_BYTES = 16 * 2**20
+
+
+def check_upload_folder(folder: Path, ignore_patterns: list[str] | tuple[str, ...] | None = None) -> list[Path]:
+    """Make `folder` safe to upload: refuse links that lead outside it, redact credentials in its text files.
+
+    Returns the files whose text was redacted (in place: they are this project's records, and a secret has no
+    business in them either). Files matching `ignore_patterns` are not uploaded, so not checked.
+    """
+    from fnmatch import fnmatch
+
+    root = folder.resolve()
+    redacted = []
+    for path in sorted(folder.rglob("*")):
+        if any(fnmatch(path.relative_to(folder).as_posix(), pattern) for pattern in ignore_patterns or ()):
+            continue
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            raise ValueError(
+                f"{path} links to {path.resolve()}, outside {folder}: pushing would upload a file from elsewhere; "
+                "copy the file into the folder or remove the link"
+            )
+        if path.is_file() and path.suffix in _TEXT_SUFFIXES and path.stat().st_size <= _MAX_SCANNED_BYTES:
+            text = path.read_text(errors="surrogateescape")
+            clean = redact(text)
+            if clean != text:
+                path.write_text(clean, errors="surrogateescape")
+                redacted.append(path)
+    return redacted
+
+
 def push_folder(
     folder: str | Path,
     repo_id: str,
@@ -55,6 +88,8 @@ def push_folder(
     folder = Path(folder)
     if not (folder / "README.md").exists():
         raise FileNotFoundError(f"{folder} has no README.md card: write one with `write_card` before pushing")
+    for path in check_upload_folder(folder, ignore_patterns):
+        print(f"redacted a credential in {path} before uploading it")
     api = api or HfApi()
     extra = {"space_sdk": _space_sdk(folder)} if repo_type == "space" else {}
     api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, **extra)

@@ -20,6 +20,7 @@ import torch
 
 from ..data import schema
 from ..data.preview import example_grid
+from ..data.validation import outside_paths
 from . import cards
 
 
@@ -258,9 +259,29 @@ def _prompt_version(dataset: datasets.DatasetDict, existing: cards.CardText | No
     return found.group(1) if found else None
 
 
+def check_no_outside_images(dataset: datasets.DatasetDict, folder: Path) -> None:
+    """Refuse to publish a dataset whose images are paths to files outside `folder`: embedding them in the
+    Parquet upload would publish files the user never meant to (`/etc/...`, a home folder)."""
+    root = str(folder.resolve())
+    for split, part in dataset.items():
+        undecoded = part
+        for column in schema.IMAGE_COLUMNS:
+            if column in part.column_names and isinstance(part.features[column], datasets.Image):
+                undecoded = undecoded.cast_column(column, datasets.Image(decode=False))
+        problems = outside_paths(undecoded, root)
+        if problems:
+            row = min(problems)
+            raise ValueError(
+                f"{split} row {row}: {problems[row].reason} ({len(problems)} such rows); push dataset uploads only "
+                "files inside the dataset folder: copy the images into it (or save the dataset with the images "
+                "embedded) and push again"
+            )
+
+
 def prepare_dataset(options: ReleaseOptions, folder: Path) -> Path:
     """Write the upload folder (Parquet splits, grid, run_info, card) and the same card into `folder`."""
     dataset = load_dataset_folder(folder)
+    check_no_outside_images(dataset, folder)
     run_info = _read_run_info(folder)
     existing = cards.read_card(folder)
     staging = Path(options.staging_dir) if options.staging_dir else folder / DATASET_STAGING

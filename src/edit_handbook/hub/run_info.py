@@ -1,7 +1,8 @@
 """`run_info`: what produced an artifact (code version, library versions, config, data).
 
 Every artifact the project writes (datasets, checkpoints, caches, reports) carries one, so a
-number in a model card can always be traced back to the exact run that made it.
+number in a model card can always be traced back to the exact run that made it. Credentials a user put into
+a URL or a command-line flag are redacted before anything is recorded (`edit_handbook.redaction`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from edit_handbook.redaction import redact_argv, redact_value
 
 
 TRACKED_PACKAGES = (
@@ -82,20 +85,22 @@ def fingerprint(*parts: Any) -> str:
 
 def collect_run_info(config: Any = None, *, data_fingerprint: str | None = None, **extra: Any) -> dict[str, Any]:
     """The record stored next to every artifact (as `run_info.json` and in its card)."""
-    return {
-        "git_sha": git_sha(),
-        "packages": package_versions(),
-        "python": platform.python_version(),
-        "command": " ".join(sys.argv),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "config": _jsonable(config),
-        "data_fingerprint": data_fingerprint,
-        **_jsonable(extra),
-    }
+    return redact_value(
+        {
+            "git_sha": git_sha(),
+            "packages": package_versions(),
+            "python": platform.python_version(),
+            "command": " ".join(redact_argv(sys.argv)),
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "config": _jsonable(config),
+            "data_fingerprint": data_fingerprint,
+            **_jsonable(extra),
+        }
+    )
 
 
 def write_run_info(folder: str | Path, run_info: dict[str, Any]) -> Path:
     path = Path(folder) / "run_info.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(run_info, indent=2, sort_keys=True) + "\n")
+    path.write_text(json.dumps(redact_value(run_info), indent=2, sort_keys=True) + "\n")
     return path

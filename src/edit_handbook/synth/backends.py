@@ -6,11 +6,15 @@ Two implementations, so any task (and the evaluation suite's judge) runs on eith
   preprocessed on a thread while the current one generates. Under `accelerate launch` each process holds a
   model on its own device and the writer gives each rank its share of rows (data parallelism).
 - `HTTPBackend`: any OpenAI-compatible server (vLLM, TGI, `transformers serve`, GPT-4o): bounded concurrency,
-  a per-request timeout, exponential backoff on 429 / 5xx / timeouts / unreadable bodies, and a JSON schema
-  in `response_format` where the server honours it. The API key is read from the environment, sent only in
-  the `Authorization` header and never printed, logged or recorded.
+  an overall deadline per attempt (connection, headers and body together, so a server dripping one byte every
+  few seconds cannot hold a request open), a byte cap on each reply (read no further than the cap), exponential
+  backoff on 429 / 5xx / timeouts / unreadable bodies, and a JSON schema in `response_format` where the server
+  honours it. The API key is read from the environment, sent only in the `Authorization` header and never
+  printed, logged or recorded; credentials written into the URL are redacted wherever it is described.
 
-A failed request never raises: its `Reply` carries the reason, so one bad row never stops a long job.
+A failed request never raises: its `Reply` carries the reason, so one bad row never stops a long job. A reason
+that starts with `TRANSIENT` (the server was unreachable, slow, rate-limiting or failing after every retry) is
+worth sending again later: a rerun of the same synthesis command retries those rows.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+from edit_handbook.redaction import redact_url
 from .configs import SynthesisBackendArguments
 
 
@@ -41,6 +46,15 @@ class Request:
     json_schema: dict | None = None
 
 
+# Failure reasons that begin with this are transient (connection, timeout, 429, 5xx after every retry).
+TRANSIENT = "transient: "
+
+
+def is_transient(reason: str | None) -> bool:
+    """Whether a failure reason says the request may succeed when sent again later."""
+    return bool(reason) and reason.startswith(TRANSIENT)
+
+
 @dataclass
 class Reply:
     """The answer text, or `error` saying why there is none."""
@@ -51,6 +65,10 @@ class Reply:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def transient(self) -> bool:
+        return is_transient(self.error)
 
 
 class Backend(Protocol):
@@ -150,6 +168,7 @@ def openai_messages(messages: list[dict], images: Sequence[Image.Image]) -> list
 
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+DEFAULT_MAX_REPLY_BYTES = 256 * 1024  # a chat answer of this project is a few hundred bytes
 
 
 class _Retryable(Exception):
@@ -178,9 +197,13 @@ class HTTPBackend:
         max_backoff: float = 60.0,
         response_format: str = "json_schema",
         temperature: float = 0.0,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> None:
         if response_format not in ("json_schema", "json_object", "none"):
             raise ValueError(f"response_format must be json_schema, json_object or none, got {response_format!r}")
+        for name, value in (("timeout", timeout), ("concurrency", concurrency), ("max_reply_bytes", max_reply_bytes)):
+            if value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
         self.base_url = base_url.rstrip("/")
         self.model_name = model_name
         self.api_key_env = api_key_env
@@ -192,18 +215,20 @@ class HTTPBackend:
         self.max_backoff = max_backoff
         self.response_format = response_format
         self.temperature = temperature
+        self.max_reply_bytes = max_reply_bytes
         self.retries: Counter[str] = Counter()
 
     def __repr__(self) -> str:  # the key is not an attribute anyone should ever see
-        return f"HTTPBackend(base_url={self.base_url!r}, model_name={self.model_name!r})"
+        return f"HTTPBackend(base_url={redact_url(self.base_url)!r}, model_name={self.model_name!r})"
 
     def describe(self) -> dict[str, Any]:
         return {
             "backend": self.name,
             "model": self.model_name,
-            "base_url": self.base_url,
+            "base_url": redact_url(self.base_url),
             "concurrency": self.concurrency,
             "timeout_s": self.timeout,
+            "max_reply_bytes": self.max_reply_bytes,
             "max_retries": self.max_retries,
             "response_format": self.response_format,
             "api_key": f"from ${self.api_key_env}" if self._api_key else "none",
@@ -227,28 +252,55 @@ class HTTPBackend:
             body["response_format"] = {"type": "json_object"}
         return body
 
+    async def _read_capped(self, response) -> bytes:
+        """The body, read no further than `max_reply_bytes` (ValueError past it: a permanent failure)."""
+        cap = self.max_reply_bytes
+        too_large = (
+            f"reply_too_large: the reply is over the {cap}-byte cap; raise max_reply_bytes if answers are meant to be "
+            "this long"
+        )
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise ValueError(f"{too_large} (Content-Length {declared})")
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise ValueError(too_large)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def _post_once(self, client, body: dict) -> str:
         import httpx
 
         try:
-            response = await client.post("/chat/completions", json=body)
+            async with client.stream("POST", "/chat/completions", json=body) as response:
+                payload = await self._read_capped(response)
         except httpx.TimeoutException as error:
             raise _Retryable("timeout", f"no answer within {self.timeout:g} s ({type(error).__name__})") from error
         except httpx.TransportError as error:
             raise _Retryable("connection", f"{type(error).__name__}: {error}") from error
+        text = payload.decode("utf-8", errors="replace")
         if response.status_code in RETRY_STATUS:
-            raise _Retryable(f"http_{response.status_code}", response.text[:120], response.headers.get("retry-after"))
+            raise _Retryable(f"http_{response.status_code}", text[:120], response.headers.get("retry-after"))
         if response.status_code != 200:
-            raise ValueError(f"HTTP {response.status_code}: {response.text[:300]}")
+            raise ValueError(f"HTTP {response.status_code}: {text[:300]}")
         try:
-            content = response.json()["choices"][0]["message"]["content"]
+            content = json.loads(payload)["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as error:
-            raise _Retryable("bad_body", f"{type(error).__name__}: {response.text[:120]!r}") from error
+            raise _Retryable("bad_body", f"{type(error).__name__}: {text[:120]!r}") from error
         if isinstance(content, list):  # some servers return content parts
             content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
         if not isinstance(content, str):
             raise _Retryable("bad_body", f"content is {type(content).__name__}, not text")
         return content.strip()
+
+    async def _attempt(self, client, body: dict) -> str:
+        """One attempt under one deadline: httpx's timeout bounds each read, this bounds them all together."""
+        try:
+            return await asyncio.wait_for(self._post_once(client, body), self.timeout)
+        except TimeoutError:
+            raise _Retryable("timeout", f"no complete answer within {self.timeout:g} s (deadline)") from None
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
         try:
@@ -266,7 +318,7 @@ class HTTPBackend:
                 # `concurrency` and encoding never stalls the requests in flight.
                 body = body or await asyncio.to_thread(self._body, request)
                 try:
-                    return Reply(text=await self._post_once(client, body))
+                    return Reply(text=await self._attempt(client, body))
                 except _Retryable as error:
                     last, retry_after = str(error), error.retry_after
                     self.retries[error.kind] += 1
@@ -274,7 +326,7 @@ class HTTPBackend:
                     return Reply(error=str(error))
             if attempt < self.max_retries:
                 await asyncio.sleep(self._delay(attempt, retry_after))
-        return Reply(error=f"gave up after {self.max_retries + 1} attempts; last: {last}")
+        return Reply(error=f"{TRANSIENT}gave up after {self.max_retries + 1} attempts; last: {last}")
 
     async def _all(self, requests: Sequence[Request]) -> list[Reply]:
         import httpx
@@ -303,6 +355,7 @@ def make_backend(args: SynthesisBackendArguments) -> Backend:
             max_retries=args.max_retries,
             backoff=args.retry_backoff,
             response_format=args.response_format,
+            max_reply_bytes=args.max_reply_bytes,
         )
     from edit_handbook.models.registry import resolve_model
 

@@ -27,6 +27,13 @@ class SynthesisArguments:
     chunk_size: int = field(default=32, metadata={"help": "Rows handed to the backend at once."})
     shard_size: int = field(default=256, metadata={"help": "Rows per written shard (a crash loses < this)."})
     overwrite: bool = field(default=False, metadata={"help": "Start over instead of resuming output_dir."})
+    retry_failed: Literal["transient", "all", "none"] = field(
+        default="transient",
+        metadata={
+            "help": "Failed rows of an earlier run computed again on resume: 'transient' (server down, timeout, "
+            "429, 5xx), 'all' (unusable answers too) or 'none'."
+        },
+    )
     judge_threshold: float = field(
         default=4.0, metadata={"help": "filter: rows whose judge score (0-5) is below this are rejected."}
     )
@@ -66,7 +73,16 @@ class SynthesisBackendArguments:
         metadata={"help": "http: environment variable holding the API key (read, never logged; unset: no key)."},
     )
     concurrency: int = field(default=8, metadata={"help": "http: requests in flight at most."})
-    request_timeout: float = field(default=120.0, metadata={"help": "http: seconds before a request is retried."})
+    request_timeout: float = field(
+        default=120.0,
+        metadata={
+            "help": "http: deadline in seconds for one attempt (connect, headers and whole body); then a retry."
+        },
+    )
+    max_reply_bytes: int = field(
+        default=256 * 1024,
+        metadata={"help": "http: a reply longer than this fails its row (read no further); answers are short."},
+    )
     max_retries: int = field(
         default=5,
         metadata={"help": "http: retries on 429, 5xx, timeouts and unreadable bodies (exponential backoff)."},

@@ -2,7 +2,10 @@
 
 Rows go to the backend in chunks and come back to `ShardedWriter` as they finish, so a run killed at any
 moment (`kill -9` included) and started again with the same command computes only the rows that are not in
-a complete shard yet: every input row ends up in the output exactly once. The output is a `DatasetDict`:
+a complete shard yet: every input row ends up in the output exactly once. The same command also sends again
+the rows that failed for a transient reason (server down, timeouts, 429, 5xx after every retry); rows whose
+answer was unusable stay failed unless `retry_failed="all"`. The final dataset is saved atomically: a kill
+during the save leaves the previous output loadable. The output is a `DatasetDict`:
 `train` holds the rows whose status is "ok", `rejected` every other row with its reason.
 """
 
@@ -13,6 +16,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +25,15 @@ from accelerate import PartialState
 from tqdm.auto import tqdm
 
 from edit_handbook.data import schema
-from edit_handbook.data.writer import ShardedWriter, load_shards
+from edit_handbook.data.writer import ShardedWriter, load_shards, save_dataset_atomically
 from edit_handbook.hub.cards import dataset_card, write_card
-from edit_handbook.synth.backends import Backend
+from edit_handbook.synth.backends import Backend, is_transient
 from edit_handbook.synth.prompts import prompt_version
-from edit_handbook.synth.tasks import OK, REASON, STATUS, STATUS_COLUMNS, Task, fingerprint_settings
+from edit_handbook.synth.tasks import FAILED, OK, REASON, STATUS, STATUS_COLUMNS, Task, fingerprint_settings
 
 
 SHARDS, DATASET = "shards", "dataset"
+RETRY_FAILED = ("transient", "all", "none")
 
 
 @dataclass
@@ -81,6 +86,14 @@ def outcome_counts(dataset: datasets.Dataset) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def failed_rows(table, *, transient_only: bool) -> list[bool]:
+    """Which rows of a written shard failed (only transiently, with `transient_only`): those are redone."""
+    statuses, reasons = table.column(STATUS).to_pylist(), table.column(REASON).to_pylist()
+    return [
+        status == FAILED and (not transient_only or is_transient(reason)) for status, reason in zip(statuses, reasons)
+    ]
+
+
 def run_task(
     dataset: datasets.Dataset,
     task: Task,
@@ -90,9 +103,16 @@ def run_task(
     chunk_size: int = 32,
     shard_size: int = 256,
     overwrite: bool = False,
+    retry_failed: str = "transient",
     progress: bool = True,
 ) -> datasets.Dataset:
-    """Process every pending row of `dataset` and return all rows (each id once, in input order)."""
+    """Process every pending row of `dataset` and return all rows (each id once, in input order).
+
+    `retry_failed` picks the failed rows of an earlier run that are computed again: "transient" (the
+    default), "all" (unusable answers too) or "none".
+    """
+    if retry_failed not in RETRY_FAILED:
+        raise ValueError(f"retry_failed={retry_failed!r}; choose one of: {', '.join(RETRY_FAILED)}")
     dataset = with_ids(dataset)
     features = output_features(dataset, task)
     raw = _undecoded(dataset)
@@ -104,7 +124,12 @@ def run_task(
     shards = Path(output_dir) / SHARDS
     fingerprint = job_fingerprint(dataset, task, backend)
     with ShardedWriter(
-        shards, features, fingerprint=fingerprint, shard_size=shard_size, overwrite=overwrite
+        shards,
+        features,
+        fingerprint=fingerprint,
+        shard_size=shard_size,
+        overwrite=overwrite,
+        redo=None if retry_failed == "none" else partial(failed_rows, transient_only=retry_failed == "transient"),
     ) as writer:
         pending = writer.pending_for_rank(ids)
         bar = tqdm(total=len(ids), initial=len(ids) - len(pending), unit="pair", desc=task.name, disable=not progress)
@@ -141,7 +166,7 @@ def save_result(
     result = split_by_status(rows)
     counts = outcome_counts(rows)
     summary = task.summary(rows)
-    result.save_to_disk(str(folder / DATASET))
+    save_dataset_atomically(result, folder / DATASET)
     described = backend.describe()
     write_card(
         folder,
