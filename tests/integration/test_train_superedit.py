@@ -111,6 +111,8 @@ def test_resume_after_an_interrupted_run_reproduces_the_loss_trajectory(tiny_ip2
     ).train()  # fmt: skip
     before, after = losses(interrupted.history), losses(resumed)
     assert sorted(after) == [5, 6]  # resumed from checkpoint-4
+    checkpoint = tmp_path / "run" / "checkpoint-4"  # the EMA went through safetensors, not a pickle
+    assert (checkpoint / "ema.safetensors").is_file() and not list(checkpoint.glob("custom_checkpoint_*"))
     expected = losses(reference)
     assert before == pytest.approx({step: expected[step] for step in before}, rel=1e-5)
     assert after == pytest.approx({5: expected[5], 6: expected[6]}, rel=1e-5)

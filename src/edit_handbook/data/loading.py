@@ -217,7 +217,13 @@ def _read(
         raise ValueError(f"cannot read {path}: expected a .jsonl or .csv manifest, a .parquet file or a folder")
     if path.suffix in (".jsonl", ".csv", ".parquet") or str(source).startswith((".", "/", "~")):
         raise FileNotFoundError(f"no such file or folder: {source}")
-    loaded = datasets.load_dataset(str(source), config_name, split=split, streaming=streaming, cache_dir=cache_dir)
+    try:
+        loaded = datasets.load_dataset(str(source), config_name, split=split, streaming=streaming, cache_dir=cache_dir)
+    except ConnectionError as error:
+        raise FileNotFoundError(
+            f"{source!r} is not a file or folder here, and the Hub cannot be reached to load it as a dataset id "
+            f"({error}); check the path, or download the dataset while online (HF_HUB_OFFLINE unset) and rerun"
+        ) from None
     return loaded, None, {}, False
 
 

@@ -283,7 +283,8 @@ class ShardedWriter:
         if found["fingerprint"] != self.fingerprint:
             raise ValueError(
                 f"{self.output_dir} holds rows of another job: its fingerprint is {found['fingerprint']!r}, "
-                f"this job's is {self.fingerprint!r}. Use a new output folder, or pass overwrite=True to "
+                f"this job's is {self.fingerprint!r} (another model, task setting, prompt or data). Use a new output folder, or "
+                "pass overwrite=True (`--overwrite true`) to "
                 "delete the old rows."
             )
         if found["id_column"] != self.id_column or found["features"] != wanted["features"]:

@@ -25,6 +25,8 @@ from PIL import Image
 from transformers import PreTrainedModel, ProcessorMixin
 from transformers.integrations import is_deepspeed_zero3_enabled
 
+from edit_handbook.models.images import model_ready
+
 
 @dataclass
 class Prompt:
@@ -36,7 +38,7 @@ class Prompt:
 
 
 def _rgb(image) -> Image.Image:
-    return image if isinstance(image, Image.Image) and image.mode == "RGB" else image.convert("RGB")
+    return model_ready(image)  # RGB (16-bit tone kept), padded out of aspect ratios the processor refuses
 
 
 def _distributed() -> bool:

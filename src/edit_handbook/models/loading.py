@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -26,6 +27,50 @@ def require_torchvision() -> None:
         raise ImportError(TORCHVISION_HELP.format(error=error, torch=torch.__version__)) from error
 
 
+# Recipe stage folder -> the command that runs it (recipes/<family>/<model>/<stage>/config_*.yaml).
+_STAGE_COMMANDS = {"train": "train-superedit"}
+
+
+def _looks_local(name: str) -> bool:
+    """A name meant as a folder of this machine, not a Hub id: an explicit path, more than `owner/name`, or
+    `owner/name` whose first part is a local folder (`outputs/run`)."""
+    if name.startswith((".", "/", "~")):
+        return True
+    parts = Path(name).parts
+    return len(parts) > 2 or (len(parts) == 2 and Path(parts[0]).is_dir())
+
+
+def recipe_writing(folder: str, recipes_dir: str | Path = "recipes") -> Path | None:
+    """The recipe whose `output_dir` is `folder` (the one to run first), if any."""
+    wanted = Path(folder).as_posix().rstrip("/")
+    pattern = re.compile(r"^output_dir:\s*['\"]?([^'\"#\s]+)", re.MULTILINE)
+    for recipe in sorted(Path(recipes_dir).glob("**/*.yaml")):
+        match = pattern.search(recipe.read_text(errors="replace"))
+        if match and match.group(1).rstrip("/") == wanted:
+            return recipe
+    return None
+
+
+def check_model_location(name_or_path: str | Path) -> None:
+    """FileNotFoundError when `name_or_path` is meant as a local folder that does not exist (yet), naming the
+    recipe that writes it; otherwise `from_pretrained` would fail with "Repo id must be in the form ..."."""
+    name = str(name_or_path)
+    if Path(name).expanduser().exists() or not _looks_local(name):
+        return
+    recipe = recipe_writing(name)
+    if recipe is not None:
+        stage = recipe.parent.name
+        command = f"edit-handbook {_STAGE_COMMANDS.get(stage, stage)} --config {recipe.as_posix()}"
+        raise FileNotFoundError(
+            f"model_name_or_path {name!r} does not exist yet: it is the output of {recipe.as_posix()}; run that "
+            f"recipe first (`{command}`), or point model_name_or_path at a trained checkpoint or a Hub id"
+        )
+    raise FileNotFoundError(
+        f"model_name_or_path {name!r} is not a folder on this machine (and not a Hub id like 'owner/name'); "
+        "train it first, or correct the path"
+    )
+
+
 def load_vlm(
     model_name_or_path: str | Path,
     *,
@@ -38,6 +83,7 @@ def load_vlm(
 ) -> tuple[PreTrainedModel, ProcessorMixin]:
     """A vision-language model and its processor; `min_pixels`/`max_pixels` bound each image's token count."""
     require_torchvision()
+    check_model_location(model_name_or_path)
     model_kwargs: dict = {"dtype": dtype, "trust_remote_code": trust_remote_code}
     if attn_implementation is not None:
         model_kwargs["attn_implementation"] = attn_implementation

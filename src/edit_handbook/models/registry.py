@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from edit_handbook.models.loading import check_model_location
 from edit_handbook.models.tiny import tiny_instruct_pix2pix, tiny_qwen3_vl
 
 
@@ -44,4 +45,5 @@ def resolve_model(name_or_path: str) -> str:
         return str(_BUILDERS[name_or_path]())
     if name_or_path.startswith("tiny:"):
         raise ValueError(f"unknown tiny model {name_or_path!r}; the named tiny models are {tiny_model_names()}")
+    check_model_location(name_or_path)  # a local output not written yet: name the recipe that writes it
     return name_or_path

@@ -2,7 +2,9 @@
 
 An image is checked from its file header (format, bytes, width x height) before its pixels are decoded, so an
 oversized or decompression-bomb upload costs nothing. Each refusal names the field, what is wrong and the fix;
-the app shows it as a `gr.Error`.
+the app shows it as a `gr.Error`. Phone photos are accepted as phones write them: an MPO file (the
+multi-picture JPEG many phones save) is read as its first, primary picture, and a 16-bit greyscale PNG keeps
+its tone (65535 -> 255) instead of turning white.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from edit_handbook.data.validation import to_rgb
 from edit_handbook.space.settings import InputLimits
+
+
+# Formats that are another one underneath: MPO is JPEG with extra pictures appended (phones save it).
+_SAME_AS = {"MPO": "JPEG"}
+# Control characters an instruction may not carry (NUL, escape sequences); tab and newline are spaces.
+_CONTROL = {code: None for code in range(32) if chr(code) not in "\t\n"} | {0x7F: None}
 
 
 class InputError(ValueError):
@@ -41,7 +50,11 @@ def load_image(path: str | os.PathLike | None, field: str, limits: InputLimits) 
     """The upload at `path` as an upright RGB image, or an `InputError` saying why not."""
     if path is None:
         raise InputError(f"{field}: no image; upload one (PNG, JPEG or WebP).")
+    if not isinstance(path, str | os.PathLike):
+        raise InputError(f"{field}: expected an uploaded file, got {type(path).__name__}; upload the image again.")
     path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{field}: the uploaded file {path.name!r} is no longer there; upload it again.")
     size = path.stat().st_size
     if size > limits.max_bytes:
         raise InputError(
@@ -62,18 +75,22 @@ def load_image(path: str | os.PathLike | None, field: str, limits: InputLimits) 
         except UnidentifiedImageError:
             raise InputError(f"{field}: {path.name!r} is not an image this app can read; upload {allowed}.") from None
     with image:
-        if image.format not in limits.formats:
+        if _SAME_AS.get(image.format, image.format) not in limits.formats:
             raise InputError(f"{field}: {path.name!r} is {image.format or 'an unknown format'}; upload {allowed}.")
         check_pixels(field, image.width, image.height, limits)
         try:
-            return ImageOps.exif_transpose(image).convert("RGB")  # phone photos: upright, as they were taken
+            # Phone photos: upright as they were taken; 16-bit and alpha converted without losing the tone.
+            return to_rgb(ImageOps.exif_transpose(image))
         except (OSError, ValueError) as error:
             raise InputError(f"{field}: the file is damaged or truncated ({error}); upload it again.") from None
 
 
 def check_instruction(text: str | None, field: str, limits: InputLimits) -> str:
-    """The instruction without surrounding spaces; empty or overlong text is refused."""
-    text = (text or "").strip()
+    """The instruction without surrounding spaces or control characters; empty, overlong or non-text input is
+    refused."""
+    if text is not None and not isinstance(text, str):
+        raise InputError(f"{field}: expected text, got {type(text).__name__}; type the instruction as words.")
+    text = (text or "").translate(_CONTROL).strip()
     if not text:
         raise InputError(f"{field}: empty; type what the edit should do, e.g. 'make the sky pink'.")
     if len(text) > limits.max_instruction_chars:

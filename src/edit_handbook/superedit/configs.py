@@ -166,7 +166,12 @@ class SuperEditTrainingArguments(CheckpointRevisionArguments):
     )
     checkpoints_total_limit: int | None = field(default=None, metadata={"help": "Keep only the newest N checkpoints."})
     resume_from_checkpoint: str | None = field(
-        default=None, metadata={"help": "A checkpoint folder, or 'latest' to resume the newest in output_dir if any."}
+        default=None,
+        metadata={
+            "help": "A checkpoint folder, or 'latest' to resume the newest in output_dir if any. The EMA weights are "
+            "read from safetensors; accelerate's and DeepSpeed's own files (optimizer, RNG states, ZeRO shards) are "
+            "loaded by those libraries, which unpickle them: resume only from checkpoints you made yourself."
+        },
     )
     validation_steps: int = field(
         default=500, metadata={"help": "Every N steps: validation grids and held-out d_neg - d_pos (0: never)."}

@@ -39,6 +39,7 @@ from .configs import (
     SuperEditTrainingArguments,
 )
 from .data import SuperEditDataset, training_rows
+from .ema_state import load_ema, save_ema
 from .encoders import FrozenEncoders
 from .losses import triplet_is_active
 from .model import load_editor
@@ -236,9 +237,8 @@ class SuperEditTrainer:
         self.unet, self.optimizer, self.dataloader, self.lr_scheduler = accelerator.prepare(
             unet, optimizer, dataloader, lr_scheduler
         )
-        if self.ema is not None:
+        if self.ema is not None:  # saved with the checkpoints as safetensors (ema_state), not pickled
             self.ema.to(accelerator.device)
-            accelerator.register_for_checkpointing(self.ema)
         self.unet_config = unet.config
         self.history: list[dict[str, Any]] = []
         self.global_step = 0
@@ -363,6 +363,8 @@ class SuperEditTrainer:
             shutil.rmtree(staging, ignore_errors=True)
         accelerator.wait_for_everyone()
         accelerator.save_state(str(staging))
+        if accelerator.is_main_process and self.ema is not None:
+            save_ema(self.ema, staging)
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             shutil.rmtree(final, ignore_errors=True)
@@ -396,6 +398,8 @@ class SuperEditTrainer:
             raise FileNotFoundError(f"resume_from_checkpoint={wanted!r}: {path} is not a checkpoint folder")
         self.accelerator.print(f"resuming from {path}")
         self.accelerator.load_state(str(path))
+        if self.ema is not None:
+            load_ema(self.ema, path)
         return int(path.name[len(CHECKPOINT_PREFIX) :])
 
     # -- validation and the final model ------------------------------------------------------------------------

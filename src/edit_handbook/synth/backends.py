@@ -32,7 +32,8 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from edit_handbook.redaction import redact_url
+from edit_handbook.redaction import redact, redact_url
+
 from .configs import SynthesisBackendArguments
 
 
@@ -323,10 +324,10 @@ class HTTPBackend:
                     last, retry_after = str(error), error.retry_after
                     self.retries[error.kind] += 1
                 except ValueError as error:
-                    return Reply(error=str(error))
+                    return Reply(error=redact(str(error)))
             if attempt < self.max_retries:
                 await asyncio.sleep(self._delay(attempt, retry_after))
-        return Reply(error=f"{TRANSIENT}gave up after {self.max_retries + 1} attempts; last: {last}")
+        return Reply(error=redact(f"{TRANSIENT}gave up after {self.max_retries + 1} attempts; last: {last}"))
 
     async def _all(self, requests: Sequence[Request]) -> list[Reply]:
         import httpx

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from edit_handbook.data import schema
 from edit_handbook.data.writer import ShardedWriter, load_shards, save_dataset_atomically
 from edit_handbook.hub.cards import dataset_card, write_card
-from edit_handbook.synth.backends import Backend, is_transient
+from edit_handbook.synth.backends import TRANSIENT, Backend, is_transient
 from edit_handbook.synth.prompts import prompt_version
 from edit_handbook.synth.tasks import FAILED, OK, REASON, STATUS, STATUS_COLUMNS, Task, fingerprint_settings
 
@@ -81,8 +81,10 @@ def outcome_counts(dataset: datasets.Dataset) -> dict[str, int]:
     counts = Counter(dataset[STATUS])
     for status, reason in zip(dataset[STATUS], dataset[REASON]):
         if status != OK:
-            kind = re.sub(r"\d+(\.\d+)?", "N", reason.split(":")[0].split(" (")[0])[:60]
-            counts[f"{status}: {kind}"] += 1
+            transient = is_transient(reason)
+            text = reason[len(TRANSIENT) :] if transient else reason
+            kind = re.sub(r"\d+(\.\d+)?", "N", text.split(":")[0].split(" (")[0])[:60]
+            counts[f"{status}: {TRANSIENT if transient else ''}{kind}"] += 1
     return dict(sorted(counts.items()))
 
 
@@ -119,7 +121,16 @@ def run_task(
     ids = raw[schema.ID]
     position = {row_id: index for index, row_id in enumerate(ids)}
     if len(position) != len(ids):
-        raise ValueError(f"dataset ids must be unique to resume by; {len(ids) - len(position)} are repeated")
+        counts = Counter(ids)
+        repeated = [row_id for row_id, count in counts.items() if count > 1]
+        shown = ", ".join(
+            f"{row_id!r} (rows {[i for i, x in enumerate(ids) if x == row_id][:5]})" for row_id in repeated[:5]
+        )
+        raise ValueError(
+            f"column 'id': ids must be unique to resume by; {len(repeated)} are repeated: {shown}"
+            f"{' ...' if len(repeated) > 5 else ''}; make them unique, or drop the id column (rows are then "
+            "numbered)"
+        )
     decode = datasets.Image()
     shards = Path(output_dir) / SHARDS
     fingerprint = job_fingerprint(dataset, task, backend)
