@@ -8,7 +8,6 @@ not use accelerate.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 
@@ -70,22 +69,6 @@ RECIPE_PARSERS: dict[str, str] = {
 }
 
 
-# Errors that say the input is wrong (a path, a flag, a row): their messages name the fix, so the CLI prints
-# the message alone. EDIT_HANDBOOK_TRACEBACK=1 shows the traceback too.
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
-
-
-def run_reporting_errors(function, argv: list[str], name: str) -> int:
-    """`function(argv)`, with a bad input reported as one line on stderr (exit status 2) instead of a traceback."""
-    try:
-        return function(argv) or 0
-    except USER_ERRORS as error:
-        if os.environ.get("EDIT_HANDBOOK_TRACEBACK"):
-            raise
-        print(f"{name}: error: {error}", file=sys.stderr)
-        return 2
-
-
 def resolve(target: str):
     """Import "module:function" and return the function."""
     module_name, function_name = target.split(":")
@@ -113,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     function = resolve(COMMANDS[command][0])
     sys.argv = [f"edit-handbook {command}", *rest]  # so argparse/TrlParser help shows the right program name
+    from edit_handbook.script_utils import run_reporting_errors
+
     return run_reporting_errors(function, rest, f"edit-handbook {command}")
 
 

@@ -33,7 +33,13 @@ from edit_handbook.editcaption.modeling import captioner_peft_config, load_capti
 from edit_handbook.editcaption.prefix_sharing import resolve_prefix_sharing
 from edit_handbook.hub.revisions import checkpoint_revision_callbacks
 from edit_handbook.models.acceleration import apply_liger_kernels, resolve_trainer_speedups
-from edit_handbook.script_utils import ScriptParser, resume_checkpoint, save_and_publish_captioner, setup_logging
+from edit_handbook.script_utils import (
+    ScriptParser,
+    resume_checkpoint,
+    run_reporting_errors,
+    save_and_publish_captioner,
+    setup_logging,
+)
 
 
 logger = logging.getLogger(__name__)
@@ -161,4 +167,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting_errors(main))

@@ -32,7 +32,7 @@ from edit_handbook.evaluation.plots import slug
 from edit_handbook.evaluation.report import format_estimate, load_results, write_report
 from edit_handbook.evaluation.results import SuiteResult
 from edit_handbook.hub.run_info import collect_run_info, write_run_info
-from edit_handbook.script_utils import ScriptParser, setup_logging
+from edit_handbook.script_utils import ScriptParser, run_reporting_errors, setup_logging
 from edit_handbook.synth.backends import make_backend
 from edit_handbook.synth.configs import SynthesisBackendArguments
 
@@ -170,4 +170,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting_errors(main))

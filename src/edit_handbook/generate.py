@@ -21,7 +21,7 @@ from edit_handbook.data.writer import save_dataset_atomically
 from edit_handbook.hub.cards import dataset_card, write_card
 from edit_handbook.hub.publish import push_folder
 from edit_handbook.hub.run_info import collect_run_info, write_run_info
-from edit_handbook.script_utils import ScriptParser, setup_logging
+from edit_handbook.script_utils import ScriptParser, run_reporting_errors, setup_logging
 
 
 def make_parser() -> ScriptParser:
@@ -80,4 +80,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting_errors(main))

@@ -21,7 +21,7 @@ import datasets
 import torch
 from tqdm.auto import tqdm
 
-from edit_handbook.script_utils import LOG_FORMAT, ScriptParser
+from edit_handbook.script_utils import LOG_FORMAT, ScriptParser, run_reporting_errors
 
 
 logger = logging.getLogger(__name__)
@@ -291,4 +291,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting_errors(main))

@@ -16,6 +16,33 @@ from trl import TrlParser
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Errors that say the input is wrong (a path, a flag, a row): their messages name the fix, so a script prints
+# the message alone. EDIT_HANDBOOK_TRACEBACK=1 shows the traceback too.
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+class RedactingFilter(logging.Filter):
+    """Log records with credentials (URL user:key, token flags, token shapes) masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from edit_handbook.redaction import redact
+
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def run_reporting_errors(main, argv: list[str] | None = None, name: str | None = None) -> int:
+    """`main(argv)`, with a bad input reported as one line on stderr (exit status 2) instead of a traceback."""
+    try:
+        return main(argv) or 0
+    except USER_ERRORS as error:
+        if os.environ.get("EDIT_HANDBOOK_TRACEBACK"):
+            raise
+        print(f"{name or os.path.basename(sys.argv[0])}: error: {error}", file=sys.stderr)
+        return 2
 
 
 class ScriptParser(TrlParser):
@@ -45,6 +72,9 @@ def setup_logging(level: int = logging.INFO) -> None:
     import transformers
 
     logging.basicConfig(format=LOG_FORMAT, level=level)
+    for handler in logging.getLogger().handlers:  # a URL or flag quoted in a log line loses its credentials
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
     datasets.utils.logging.set_verbosity(level)
     transformers.utils.logging.set_verbosity(level)
 

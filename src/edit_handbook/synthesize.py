@@ -18,7 +18,7 @@ from edit_handbook.data.configs import DataArguments
 from edit_handbook.data.loading import load_edit_pairs
 from edit_handbook.distributed import leave_process_group
 from edit_handbook.hub.run_info import collect_run_info, write_run_info
-from edit_handbook.script_utils import ScriptParser, setup_logging
+from edit_handbook.script_utils import ScriptParser, run_reporting_errors, setup_logging
 from edit_handbook.synth.backends import make_backend
 from edit_handbook.synth.configs import SynthesisArguments, SynthesisBackendArguments
 from edit_handbook.synth.engine import push_result, run_task, save_result
@@ -96,4 +96,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting_errors(main))

@@ -22,7 +22,7 @@ from edit_handbook.distributed import leave_process_group
 from edit_handbook.hub.publish import publish_model
 from edit_handbook.hub.revisions import revision_pusher
 from edit_handbook.hub.run_info import collect_run_info
-from edit_handbook.script_utils import ScriptParser, setup_logging
+from edit_handbook.script_utils import ScriptParser, run_reporting_errors, setup_logging
 from edit_handbook.superedit.configs import (
     SuperEditCacheArguments,
     SuperEditDataArguments,
@@ -115,4 +115,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting_errors(main))

@@ -12,7 +12,7 @@ import sys
 
 from edit_handbook.data.configs import DataArguments
 from edit_handbook.data.loading import load_edit_pairs
-from edit_handbook.script_utils import ScriptParser, setup_logging
+from edit_handbook.script_utils import ScriptParser, run_reporting_errors, setup_logging
 
 
 def make_parser() -> ScriptParser:
@@ -37,4 +37,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting_errors(main))

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+from edit_handbook.models.images import model_ready
 from edit_handbook.redaction import redact, redact_url
 
 from .configs import SynthesisBackendArguments
@@ -143,7 +144,7 @@ class LocalBackend:
 
 
 def _rgb(image: Image.Image) -> Image.Image:
-    return image if image.mode == "RGB" else image.convert("RGB")
+    return model_ready(image)  # RGB (16-bit tone kept), padded out of aspect ratios a processor refuses
 
 
 def image_data_url(image: Image.Image) -> str:
