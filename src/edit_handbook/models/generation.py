@@ -38,7 +38,7 @@ class Prompt:
 
 
 def _rgb(image) -> Image.Image:
-    return model_ready(image)  # RGB (16-bit tone kept), padded out of aspect ratios the processor refuses
+    return model_ready(image)  # RGB, padded out of aspect ratios the processor refuses
 
 
 def _distributed() -> bool:

@@ -144,7 +144,7 @@ class LocalBackend:
 
 
 def _rgb(image: Image.Image) -> Image.Image:
-    return model_ready(image)  # RGB (16-bit tone kept), padded out of aspect ratios a processor refuses
+    return model_ready(image)  # RGB, padded out of aspect ratios a processor refuses
 
 
 def image_data_url(image: Image.Image) -> str:
