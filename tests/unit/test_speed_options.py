@@ -47,14 +47,15 @@ def seed_with_mixed_dropout() -> int:
 
 def plain_step_loss(unet, scheduler, batch: EncodedBatch, seed: int) -> torch.Tensor:
     """The step as first written: a negative for EVERY row (the null text where dropped), hinge masked."""
-    g = torch.Generator().manual_seed(seed)
     from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 
+    device = batch.source_latents.device
+    g = torch.Generator(device).manual_seed(seed)
     latents = DiagonalGaussianDistribution(batch.target_moments).sample(g) * 0.18215
-    noise = torch.randn(latents.shape, generator=g)
-    timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (BATCH,), generator=g)
+    noise = torch.randn(latents.shape, generator=g, device=device)
+    timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (BATCH,), generator=g, device=device)
     noisy = scheduler.add_noise(latents, noise, timesteps)
-    text_kept, image_kept = conditioning_dropout_masks(torch.rand(BATCH, generator=g), DROPOUT)
+    text_kept, image_kept = conditioning_dropout_masks(torch.rand(BATCH, generator=g, device=device), DROPOUT)
     keep = text_kept[:, None, None]
     positive = torch.where(keep, batch.positive_embeds, batch.null_embeds)
     negative = torch.where(keep, batch.negative_embeds, batch.null_embeds)
@@ -66,7 +67,7 @@ def plain_step_loss(unet, scheduler, batch: EncodedBatch, seed: int) -> torch.Te
 
 def new_step_loss(unet, scheduler, batch: EncodedBatch, seed: int) -> torch.Tensor:
     return superedit_step(
-        unet, scheduler, batch, generator=torch.Generator().manual_seed(seed), scaling_factor=0.18215,
+        unet, scheduler, batch, generator=torch.Generator(batch.source_latents.device).manual_seed(seed), scaling_factor=0.18215,
         dropout_probability=DROPOUT, triplet_on=True, margin=0.5, weight=1.0,
     ).loss  # fmt: skip
 
