@@ -162,7 +162,7 @@ def run_bare(batches: list, size: str, image_size: int, device: str, warmup: int
     return result
 
 
-TINY = ["--size", "tiny", "--image-size", "64", "--batch-size", "8", "--steps", "6", "--warmup", "2", "--workers", "0", "--device", "cpu"]  # fmt: skip
+TINY = ["--size", "tiny", "--image-size", "64", "--batch-size", "4", "--steps", "5", "--warmup", "2", "--workers", "0", "--device", "cpu"]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> dict:
