@@ -38,7 +38,8 @@ def _space_sdk(folder: Path) -> str:
 
 
 # Files small and textual enough to check for credentials before they are uploaded.
-_TEXT_SUFFIXES = (".json", ".jsonl", ".md", ".yaml", ".yml", ".txt", ".log", ".csv", ".cfg", ".toml")
+# Data files (.jsonl, .csv, Parquet) are not rewritten: they are the user's content, not our records.
+_TEXT_SUFFIXES = (".json", ".md", ".yaml", ".yml", ".txt", ".log", ".cfg", ".toml")
 _MAX_SCANNED_BYTES = 16 * 2**20
 
 
