@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 
-pytest_plugins = ["tests.fixtures_models", "tests.fixtures_sft", "tests.fixtures_serving"]  # tiny models, SFT, servers
+pytest_plugins = ["tests.fixtures_models", "tests.fixtures_sft", "tests.fixtures_serving", "tests.fixtures_deepspeed"]
 
 
 def _pixels(mode: str, size: tuple[int, int], seed: int) -> Image.Image:

@@ -88,3 +88,31 @@ class FakeHubApi:
         found = [kwargs for called, _, kwargs in self.calls if called == name]
         assert len(found) == 1, f"{name} called {len(found)} times: {self.calls}"
         return found[0]
+
+
+def launch_deepspeed(
+    script: str | Path, args: list[str], config: str, num_processes: int = 2, timeout: int = 600
+) -> subprocess.CompletedProcess:
+    """Run `script` under `accelerate launch --config_file accelerate_configs/<config>` on the CPU, unedited.
+
+    Only what differs from a GPU machine is passed as flags (the process count, fp32, a free port); CUDA is
+    hidden, and `ACCELERATE_USE_CPU` is left unset (it would turn DeepSpeed off). DeepSpeed then runs on its CPU
+    accelerator over gloo, and the scripts' own `process_state` gives every rank its index.
+    """
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(REPO_ROOT / "accelerate_configs" / config),
+        "--num_processes", str(num_processes), "--mixed_precision", "no", "--main_process_port", "0", str(script), *args,
+    ]  # fmt: skip
+    env = {key: value for key, value in os.environ.items() if key != "ACCELERATE_USE_CPU"}
+    env.update(CUDA_VISIBLE_DEVICES="")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT / "src"), str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])]
+    )
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO_ROOT)
+    if result.returncode != 0:
+        raise AssertionError(
+            f"accelerate launch ({config}) of {script} exited with {result.returncode}\n"
+            f"--- stdout ---\n{result.stdout[-8000:]}\n--- stderr ---\n{result.stderr[-12000:]}"
+        )
+    return result

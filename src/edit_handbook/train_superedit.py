@@ -13,12 +13,9 @@ from __future__ import annotations
 import logging
 import sys
 
-from accelerate import PartialState
-from accelerate.utils import parse_flag_from_env
-
 from edit_handbook.data.configs import DataArguments
 from edit_handbook.data.loading import load_edit_pairs
-from edit_handbook.distributed import leave_process_group
+from edit_handbook.distributed import leave_process_group, process_state
 from edit_handbook.hub.publish import publish_model
 from edit_handbook.hub.revisions import revision_pusher
 from edit_handbook.hub.run_info import collect_run_info
@@ -56,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. Logging (the trainer seeds everything it draws from `seed`).
     setup_logging(logging.WARNING)
-    # Same device choice as the Accelerator the trainer makes (accelerate launch --cpu sets the flag).
-    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    state = process_state()  # made before the trainer's Accelerator, which shares it
 
     # 3. Data: the edit pairs, validated (one process fills the datasets cache, the others read it).
     with state.main_process_first():

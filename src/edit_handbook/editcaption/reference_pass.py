@@ -30,11 +30,11 @@ import numpy as np
 import torch
 from accelerate import PartialState
 from transformers import PreTrainedModel, ProcessorMixin
-from transformers.integrations import is_deepspeed_zero3_enabled
 from trl.trainer.utils import add_fused_lm_head
 
 from edit_handbook.data import schema
 from edit_handbook.data.writer import ShardedWriter, load_shards
+from edit_handbook.distributed import is_zero3_partitioned, zero3_inference_engine
 from edit_handbook.editcaption import hae
 from edit_handbook.editcaption.prefix_sharing import (
     SharedPrefixPreferenceCollator,
@@ -135,14 +135,20 @@ def sequence_log_probs(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
     return per_token[:, -shift_mask.size(1) :].sum(dim=1), shift_mask.sum(dim=1)
 
 
-def _forward_model(model: PreTrainedModel):
-    """The model ready for inference here: a DeepSpeed engine under ZeRO-3 (gathers shards), else on-device."""
-    if is_deepspeed_zero3_enabled():
-        from accelerate import Accelerator
-        from trl.models import prepare_deepspeed
+@contextlib.contextmanager
+def _forward_model(model: PreTrainedModel, batch_size: int) -> Iterator[torch.nn.Module]:
+    """The model ready for inference here: a DeepSpeed engine under ZeRO-3 (gathers shards), else on-device.
 
-        return prepare_deepspeed(model, Accelerator())
-    return model.to(PartialState().device)
+    The engine is destroyed afterwards, which takes its hooks off `model`: the DPO trainer wraps it next.
+    """
+    if not is_zero3_partitioned(model):
+        yield model.to(PartialState().device)
+        return
+    engine = zero3_inference_engine(model, batch_size)
+    try:
+        yield engine
+    finally:
+        engine.destroy()
 
 
 def run_reference_pass(
@@ -176,8 +182,8 @@ def run_reference_pass(
         ShardedWriter(
             output_dir, ROW_FEATURES, fingerprint=fingerprint, shard_size=shard_size, overwrite=overwrite
         ) as writer,
+        _forward_model(model, batch_size) as forward_model,
     ):
-        forward_model = _forward_model(model)
         device = PartialState().device
         own = writer.pending_for_rank(ids, pad=True)
         logger.info(

@@ -157,7 +157,11 @@ class SuperEditTrainingArguments(CheckpointRevisionArguments):
         default=None, metadata={"help": "torch.compile mode (default, reduce-overhead, max-autotune)."}
     )
     channels_last: bool = field(
-        default=True, metadata={"help": "UNet weights in channels-last memory format (faster convolutions on GPUs)."}
+        default=True,
+        metadata={
+            "help": "UNet weights in channels-last memory format (faster convolutions on GPUs); not under DeepSpeed, "
+            "which needs contiguous parameters."
+        },
     )
     use_ema: bool = field(default=True, metadata={"help": "Keep an EMA of the UNet (paper: on); it is what is saved."})
     ema_decay: float = field(default=0.9999, metadata={"help": "EMA decay (diffusers EMAModel, with warm-up off)."})

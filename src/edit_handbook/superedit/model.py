@@ -1,30 +1,18 @@
 """Load the editor to fine-tune, with the frozen encoders kept out of DeepSpeed ZeRO-3 partitioning.
 
 Under ZeRO-3 with `zero3_init_flag`, transformers builds every model inside `deepspeed.zero.Init`,
-which shards its parameters across ranks. Only the UNet goes through `accelerator.prepare`; a sharded
-VAE or text encoder would never be gathered and would fail in its first forward. So the whole pipeline
-is loaded with zero.Init disabled, the way transformers' DeepSpeed integration loads frozen models.
+which shards its parameters across ranks. Only the UNet goes through `accelerator.prepare` (which shards
+it); a sharded VAE or text encoder would never be gathered and would fail in its first forward. So the
+whole pipeline is loaded outside zero.Init (`distributed.outside_zero3_init`).
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
-
-from accelerate.state import AcceleratorState, is_initialized
 from diffusers import StableDiffusionInstructPix2PixPipeline
 
+from ..distributed import outside_zero3_init
 from ..models import load_instruct_pix2pix
 from ..models.registry import resolve_model
-
-
-def outside_zero3_init() -> AbstractContextManager:
-    """A context that disables DeepSpeed's zero.Init when a ZeRO-3 DeepSpeed plugin is active, else a no-op."""
-    if not is_initialized():
-        return nullcontext()
-    plugin = AcceleratorState().deepspeed_plugin
-    if plugin is None:
-        return nullcontext()
-    return plugin.zero3_init_context_manager(enable=False)
 
 
 def load_editor(name_or_path: str, *, from_sd15: bool = False) -> StableDiffusionInstructPix2PixPipeline:

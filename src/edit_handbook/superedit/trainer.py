@@ -1,9 +1,11 @@
 """The SuperEdit training loop: accelerate + `diffusers.training_utils`, the UNet the only trainable model.
 
 Reproducibility is by construction rather than by saved RNG state: the data order of an epoch comes
-from (seed, epoch), each row's negative from (seed, epoch, row), and every step's noise, timesteps and
-dropout from a generator seeded by (seed, step, micro-step, rank). A run resumed from a checkpoint
-therefore replays exactly the steps the interrupted run would have taken.
+from (seed, epoch), each row's negative from (seed, epoch, row), and every micro-batch's noise, timesteps
+and dropout from a generator seeded by (seed, step, index of the micro-batch within the step). A run
+resumed from a checkpoint therefore replays exactly the steps the interrupted run would have taken, and
+the micro-batch index counts over processes and accumulation alike (`micro_step * processes + rank`), so
+2 processes train exactly as 1 process accumulating 2 micro-batches of the same size.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 
 from ..data import schema
+from ..distributed import outside_zero3_init, process_state
 from ..hub.revisions import RevisionPusher
 from ..hub.run_info import fingerprint
 from ..models import cache_root
@@ -70,9 +73,12 @@ class EpochShuffle(torch.utils.data.Sampler):
         return len(self.indices)
 
 
-def step_generator(seed: int, step: int, micro_step: int, rank: int, device: torch.device) -> torch.Generator:
-    """The generator of one micro-step: independent of everything that happened before it."""
-    state = int(np.random.SeedSequence([seed, step, micro_step, rank]).generate_state(1, np.uint64)[0] >> 1)
+def step_generator(seed: int, step: int, micro_batch: int, device: torch.device) -> torch.Generator:
+    """The generator of one micro-batch of a step: independent of everything that happened before it.
+
+    The trailing 0 keeps single-process streams as they were when the key was (micro-step, rank 0).
+    """
+    state = int(np.random.SeedSequence([seed, step, micro_batch, 0]).generate_state(1, np.uint64)[0] >> 1)
     return torch.Generator(device).manual_seed(state)
 
 
@@ -123,6 +129,7 @@ class SuperEditTrainer:
                 "would delete it at the next save: set checkpoints_total_limit to 2 or more (or null)"
             )
         self.revision_pusher = revision_pusher
+        process_state()  # before the Accelerator: right ranks on machines without GPUs too
         self.accelerator = accelerator = Accelerator(
             gradient_accumulation_steps=args.gradient_accumulation_steps,
             mixed_precision=args.mixed_precision,
@@ -189,7 +196,9 @@ class SuperEditTrainer:
         unet.train()
         if args.gradient_checkpointing:
             unet.enable_gradient_checkpointing()
-        if args.channels_last:
+        # DeepSpeed broadcasts and flattens parameters through contiguous byte views, which channels-last
+        # convolution weights are not ("stride(-1) must be 1 to view Float as Byte"): it keeps the default layout.
+        if args.channels_last and accelerator.distributed_type != DistributedType.DEEPSPEED:
             unet.to(memory_format=torch.channels_last)
         unet.to(accelerator.device)
         self.compile_status = compile_in_place(
@@ -302,7 +311,7 @@ class SuperEditTrainer:
                     continue
                 micro_step = 0
                 if self.ema is not None:
-                    self.ema.step(self.unet.parameters())
+                    self._ema_step()
                 self.global_step += 1
                 if self.global_step % args.logging_steps == 0 or self.global_step == args.max_train_steps:
                     self._log({**running, "triplet_on": float(triplet_on)})
@@ -316,11 +325,27 @@ class SuperEditTrainer:
         accelerator.wait_for_everyone()
         return self.history
 
+    def _ema_step(self) -> None:
+        """Update the EMA from the full weights: under ZeRO-3 they are gathered once for the whole UNet.
+
+        diffusers' `EMAModel.step` gathers parameter by parameter itself, but only if `deepspeed` was importable
+        under a ZeRO-3 config when `diffusers.training_utils` was first imported (otherwise: NameError), so the
+        gathering is done here and EMAModel sees whole tensors with no DeepSpeed config active.
+        """
+        parameters = list(self.unet.parameters())
+        if not self.is_zero3:
+            self.ema.step(parameters)
+            return
+        import deepspeed
+
+        with deepspeed.zero.GatheredParameters(parameters), outside_zero3_init():
+            self.ema.step(parameters)
+
     def training_step(self, batch: dict[str, torch.Tensor], micro_step: int, triplet_on: bool):
-        """Loss of one micro-batch; its random numbers depend only on (seed, step, micro-step, rank)."""
-        generator = step_generator(
-            self.args.seed, self.global_step, micro_step, self.accelerator.process_index, self.accelerator.device
-        )
+        """Loss of one micro-batch; its random numbers depend only on (seed, step, micro-batch index)."""
+        accelerator = self.accelerator
+        micro_batch = micro_step * accelerator.num_processes + accelerator.process_index
+        generator = step_generator(self.args.seed, self.global_step, micro_batch, accelerator.device)
         encoded = self.encoders.encode(batch, with_negative=triplet_on)
         with self.accelerator.autocast():
             return superedit_step(
