@@ -224,3 +224,19 @@ def test_write_file_atomically_leaves_the_old_file_or_none_on_failure(tmp_path):
         write_file_atomically(target, fails)
     assert target.read_bytes() == b"old"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["reply.json"]  # no temporary left behind
+
+
+def test_redo_removes_marked_rows_so_they_are_pending_again(tmp_path: Path) -> None:
+    with simple_writer(tmp_path) as writer:
+        writer.write_many({"id": f"r{i}", "value": i} for i in range(5))  # shards: r0 r1 | r2 r3 | r4
+
+    def odd_or_four(table):
+        return [value % 2 == 1 or value == 4 for value in table.column("value").to_pylist()]
+
+    writer = simple_writer(tmp_path, redo=odd_or_four, redo_columns=["value"])
+    assert writer.pending([f"r{i}" for i in range(5)]) == ["r1", "r3", "r4"]
+    shards = list_shards(tmp_path)  # r4's shard is gone, the others rewritten without the marked rows
+    assert [pq.read_table(path).column("id").to_pylist() for path in shards] == [["r0"], ["r2"]]
+    writer.write_many({"id": f"r{i}", "value": 10 * i} for i in (1, 3, 4))
+    writer.close()
+    assert list(load_shards(tmp_path, order=[f"r{i}" for i in range(5)])["value"]) == [0, 10, 2, 30, 40]

@@ -198,6 +198,8 @@ class ShardedWriter:
             there is no barrier, so other ranks must open after rank 0.
         redo: `redo(shard table) -> one bool per row`; rows it marks are removed from their shard when the
             writer opens (rank 0 does it), so they are pending again.
+        redo_columns: the columns `redo` reads; only those are read from shards with nothing to redo (a shard
+            of images can be large).
     """
 
     def __init__(
@@ -212,6 +214,7 @@ class ShardedWriter:
         world_size: int | None = None,
         overwrite: bool = False,
         redo: Callable[[pa.Table], Sequence[bool]] | None = None,
+        redo_columns: Sequence[str] | None = None,
     ) -> None:
         if id_column not in features:
             raise ValueError(f"features have no id column {id_column!r}; columns: {list(features)}")
@@ -241,7 +244,7 @@ class ShardedWriter:
                 self._clear()
             self._check_or_write_metadata()
             if redo is not None:
-                self._drop_rows(redo)
+                self._drop_rows(redo, redo_columns)
         barrier()
         if rank != 0:
             self._check_or_write_metadata()
@@ -256,13 +259,13 @@ class ShardedWriter:
             if _SHARD_RE.match(path.name) or path.name.endswith(".tmp") or path.name == METADATA_FILE:
                 path.unlink()
 
-    def _drop_rows(self, redo: Callable[[pa.Table], Sequence[bool]]) -> None:
+    def _drop_rows(self, redo: Callable[[pa.Table], Sequence[bool]], columns: Sequence[str] | None) -> None:
         """Rewrite every shard holding rows `redo` marks without them (a shard left empty is deleted)."""
         for path in list_shards(self.output_dir):
-            table = pq.read_table(path)
-            marked = list(redo(table))
+            marked = list(redo(pq.read_table(path, columns=list(columns) if columns else None)))
             if not any(marked):
                 continue
+            table = pq.read_table(path)
             kept = table.filter(pa.array([not flag for flag in marked], type=pa.bool_()))
             if kept.num_rows:
                 _write_atomically(path, self._tmp_path(path.name), lambda file, t=kept: pq.write_table(t, file))

@@ -141,6 +141,7 @@ def run_task(
         shard_size=shard_size,
         overwrite=overwrite,
         redo=None if retry_failed == "none" else partial(failed_rows, transient_only=retry_failed == "transient"),
+        redo_columns=(STATUS, REASON),
     ) as writer:
         pending = writer.pending_for_rank(ids)
         bar = tqdm(total=len(ids), initial=len(ids) - len(pending), unit="pair", desc=task.name, disable=not progress)
