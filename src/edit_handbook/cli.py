@@ -46,6 +46,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "edit_handbook.synthesize:main",
         "Caption, filter (judge), rectify (<= 77 CLIP tokens) or make negatives for edit pairs; resumable.",
     ),
+    "tutorial-editor": (
+        "edit_handbook.tutorial_editor:main",
+        "Train the tutorial-scale SuperEdit editor on CPU and score it on held-out synthetic pairs (pixel-exact).",
+    ),
     "train-superedit": (
         "edit_handbook.train_superedit:main",
         "SuperEdit: fine-tune an InstructPix2Pix editor on rectified instructions with a triplet loss.",
@@ -66,6 +70,7 @@ RECIPE_PARSERS: dict[str, str] = {
     "sft": "edit_handbook.sft:make_parser",
     "synthesize": "edit_handbook.synthesize:make_parser",
     "train": "edit_handbook.train_superedit:make_parser",
+    "tutorial": "edit_handbook.tutorial_editor:make_parser",
 }
 
 

@@ -197,3 +197,36 @@ class SuperEditTrainingArguments(CheckpointRevisionArguments):
     hub_revision: str | None = field(
         default=None, metadata={"help": "Branch of hub_model_id to push to (and prefix of the checkpoint branches)."}
     )
+
+
+@dataclass
+class TutorialEditorArguments:
+    """The tutorial-scale editor (`edit-handbook tutorial-editor`, `superedit/tutorial.py`): its fitted base,
+    its synthetic training pairs and the held-out pixel benchmark it is measured on after training."""
+
+    tutorial_base: str | None = field(
+        default=None,
+        metadata={
+            "help": "An InstructPix2Pix folder whose VAE and text encoder to reuse (e.g. the shipped tutorial editor); "
+            "its UNet is replaced by a fresh one. Unset: fit both first (`superedit.tutorial.build_tutorial_base`) "
+            "into <output_dir>/base, reused when it exists."
+        },
+    )
+    tutorial_vae_steps: int = field(default=300, metadata={"help": "VAE fitting steps (batch 32) when fitting."})
+    tutorial_text_steps: int = field(default=300, metadata={"help": "Text-encoder fitting steps (batch 64)."})
+    tutorial_train_pairs: int = field(default=3000, metadata={"help": "Synthetic training pairs (pair seed below)."})
+    tutorial_pairs_seed: int = field(default=0, metadata={"help": "Generator seed of the training pairs."})
+    tutorial_edit_types: list[str] = field(
+        default_factory=lambda: ["recolour", "move", "resize", "add", "remove"],
+        metadata={"help": "Edit types of the training pairs (those the pixel benchmark reads)."},
+    )
+    tutorial_image_size: int = field(default=32, metadata={"help": "Side of the images (px); the VAE halves it."})
+    tutorial_eval_pairs_per_type: int = field(
+        default=50, metadata={"help": "Held-out pairs per edit type scored after training (0: skip)."}
+    )
+    tutorial_eval_seed: int = field(default=1000, metadata={"help": "Generator seed of the held-out pairs."})
+    tutorial_eval_steps: int = field(default=20, metadata={"help": "Denoising steps of the held-out edits."})
+    tutorial_eval_guidance_scale: float = field(default=3.0, metadata={"help": "Text guidance of held-out edits."})
+    tutorial_eval_image_guidance_scale: float = field(
+        default=1.5, metadata={"help": "Image guidance of held-out edits."}
+    )

@@ -70,13 +70,17 @@ def predict_noise(
 
 
 def diffusion_target(scheduler: DDPMScheduler, latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor):
-    """What the UNet regresses: the noise for epsilon-prediction, the velocity for v-prediction."""
+    """What the UNet regresses: the noise (epsilon), the velocity (v_prediction) or the clean latent (sample)."""
     kind = scheduler.config.prediction_type
     if kind == "epsilon":
         return noise
     if kind == "v_prediction":
         return scheduler.get_velocity(latents, noise, timesteps)
-    raise ValueError(f"unsupported prediction_type {kind!r} in the noise scheduler; use epsilon or v_prediction")
+    if kind == "sample":  # the tutorial editor's choice: an edit is nearly deterministic (superedit/tutorial.py)
+        return latents
+    raise ValueError(
+        f"unsupported prediction_type {kind!r} in the noise scheduler; use epsilon, v_prediction or sample"
+    )
 
 
 def superedit_step(
