@@ -21,6 +21,7 @@ from accelerate.state import AcceleratorState, GradientState
 from edit_handbook.data.synthetic import generate_dataset
 from edit_handbook.evaluation.report import write_report
 from edit_handbook.evaluation.synthetic_editing import evaluate_synthetic_editing
+from edit_handbook.hub.publish import publish_model
 from edit_handbook.hub.run_info import collect_run_info
 from edit_handbook.models import load_clip_tokenizer
 from edit_handbook.script_utils import ScriptParser, run_reporting_errors, setup_logging
@@ -72,7 +73,9 @@ def train_and_score(configs) -> dict:
     trainer.train()
     timing = {"train_wall_seconds": time.perf_counter() - wall, "train_cpu_seconds": time.process_time() - cpu}
     names = [cls.__name__ for cls in CONFIG_CLASSES]
-    editor = trainer.save(collect_run_info(dict(zip(names, configs)), data_fingerprint=pairs._fingerprint))
+    editor = trainer.save()
+    info = collect_run_info(dict(zip(names, configs)), data_fingerprint=pairs._fingerprint)
+    publish_model(editor, info, datasets=["synthetic"], **trainer.card_details())  # run_info.json and the card
     AcceleratorState._reset_state(True)
     GradientState._reset_state()
     (output_dir / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")

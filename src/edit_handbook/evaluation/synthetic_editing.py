@@ -251,7 +251,7 @@ def evaluate_synthetic_editing(
     metrics, groups = editing_metrics(items, **stats)
     meta = {
         "note": NOTE,
-        "editor": editor if isinstance(editor, (str, Path)) else type(editor).__name__,
+        "editor": str(editor) if isinstance(editor, (str, Path)) else type(editor).__name__,
         "pairs_per_type": pairs_per_type,
         "pair_seed": pair_seed,
         "image_size": image_size,

@@ -207,7 +207,7 @@ def fit_text_encoder(
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         if step % 50 == 0 or step == steps - 1:
-            log({"stage": "text", "step": step, "loss": round(float(loss), 5)})
+            log({"stage": "text", "step": step, "loss": round(float(loss.detach()), 5)})
     text_encoder.eval()
     with torch.no_grad():
         held = slice(train_rows, None)
