@@ -149,5 +149,9 @@ def test_demo_stage_writes_a_report_in_seconds(sft_smoke_checkpoint, tiny_ip2p_p
     context.artifacts.update(captioner=sft_smoke_checkpoint, superedit_editor=tiny_ip2p_path)
     run_demo(context, only=["evaluation"])
     systems = {(r.suite, r.system) for r in load_results([tmp_path / "evaluation"])}
-    assert systems == {("synthetic_checker", "sft"), ("real_edit", "smoke-editor")}
+    assert systems == {
+        ("synthetic_checker", "sft"),
+        ("real_edit", "smoke-editor"),
+        ("synthetic_editing", "smoke-editor"),
+    }
     assert f"evaluation report: {tmp_path / 'evaluation' / 'report.md'}" in capsys.readouterr().out

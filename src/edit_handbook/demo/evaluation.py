@@ -1,5 +1,6 @@
 """Demo stage: evaluate the smoke captioner(s) on fresh synthetic pairs (exact checker) and the smoke editor on two
-Real-Edit-format images (the smoke captioner as judge), then write one report and print where it is. The
+Real-Edit-format images (the smoke captioner as judge) and, from the pixels, on fresh synthetic edits
+(`synthetic-editing`), then write one report and print where it is. The
 captioners' training pairs get their own small report: the smoke recipe memorises them, fresh pairs show it."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from edit_handbook.evaluation.captioners import parse_captioners
 from edit_handbook.evaluation.configs import EditingEvaluationArguments
 from edit_handbook.evaluation.report import write_report
 from edit_handbook.evaluation.synthetic import evaluate_synthetic
+from edit_handbook.evaluation.synthetic_editing import evaluate_synthetic_editing
 from edit_handbook.fixtures import smoke_checkpoint, training_pairs
 from edit_handbook.synth.backends import LocalBackend
 
@@ -80,6 +82,16 @@ def run(context: DemoContext) -> None:
         print(f"  smoke editor: {len(edited.items)} Real-Edit edits; unusable judge answers {unusable}")
         print("  (the smoke captioner was never trained to judge: expect unusable answers, counted, not zeros)")
         results.append(edited)
+        # No judge needed on synthetic pairs: the editor's edits are scored from their pixels.
+        exact = evaluate_synthetic_editing(
+            editor, folder / "synthetic_editing", pairs_per_type=4, steps=4, system="smoke-editor"
+        )
+        print(
+            f"  smoke editor, pixel-exact on {len(exact.items)} fresh synthetic edits: accuracy"
+            f" {exact.metrics['accuracy'].format(percent=True)}, preserved"
+            f" {exact.metrics['preservation_rate'].format(percent=True)}"
+        )
+        results.append(exact)
     report = write_report(results, folder, title="edit-handbook demo evaluation")
     context.artifacts["evaluation_report"] = folder
     context.record("evaluation report", report)
