@@ -8,7 +8,7 @@ reconstruct, and a random text encoder barely tells "make the red circle green" 
 
 - VAE (`fit_vae`): two blocks, so a 32 px image is a 16 x 16 x 4 latent (objects stay a few latents wide;
   SD's factor 8 would leave a small object under one latent). Fitted on synthetic images with an L1 + L2
-  reconstruction loss on sampled latents and a small KL term; `scaling_factor` is set to 1 / std of the
+  reconstruction loss on sampled latents (object pixels weighted up) and a small KL term; `scaling_factor` is set to 1 / std of the
   latents, as SD's 0.18215 was chosen.
 - Text encoder (`fit_text_encoder`): a 2-layer `CLIPTextModel` with the real CLIP tokenizer, trained to name
   the edit's attributes (type, object colour and shape, new colour, direction, size, pattern, side) with one
@@ -40,6 +40,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerBase
 from ..data.synthetic import generate_pairs
 from ..data.synthetic.edits import sample_edit
 from ..data.synthetic.language import rectified_description, reference_instruction
+from ..data.synthetic.scene import BACKGROUND
 from ..data.synthetic.vocabulary import COLOURS, HEADINGS, PATTERNS, SHAPES
 
 
@@ -103,10 +104,18 @@ def fit_vae(
     batch_size: int = 32,
     learning_rate: float = 2e-3,
     kl_weight: float = 1e-4,
+    object_weight: float = 20.0,
     seed: int = 0,
     log=print,
 ) -> AutoencoderKL:
-    """Fit the VAE to `images` (L1 + L2 on sampled latents + kl_weight * KL per latent) and set its scaling factor."""
+    """Fit the VAE to `images` (L1 + L2 on sampled latents, object pixels weighted 1 + `object_weight`, plus
+    kl_weight * KL per latent) and set its scaling factor.
+
+    Objects cover a few percent of a synthetic image: with a plain mean the background dominates, and a fit with a
+    low mean error kept the palette colour of only 29% of object pixels in a round trip (92% with the weighting,
+    300 steps each; README "Tutorial editor").
+    """
+    background = torch.tensor(BACKGROUND, dtype=images.dtype).view(1, 3, 1, 1) / 127.5 - 1.0
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(vae.parameters(), learning_rate, weight_decay=0.0)
     schedule = linear_decay(optimizer, steps)
@@ -117,7 +126,8 @@ def fit_vae(
         latents = posterior.sample(generator)
         error = vae.decode(latents).sample - batch
         kl = posterior.kl().mean() / latents[0].numel()
-        loss = error.abs().mean() + error.pow(2).mean() + kl_weight * kl
+        weight = 1.0 + object_weight * ((batch - background).abs().sum(1, keepdim=True) > 0.02).float()
+        loss = (weight * (error.abs() + error.pow(2))).mean() / weight.mean() + kl_weight * kl
         loss.backward()
         optimizer.step()
         schedule.step()
