@@ -37,7 +37,10 @@ def test_every_model_recipe_has_a_dry_run_case():
     found = {
         str(p.relative_to(ROOT / "recipes/editcaption")) for p in (ROOT / "recipes/editcaption").glob("*/sft/*.yaml")
     }
-    assert found - {"smoke/sft/config_smoke.yaml"} == set(RECIPES)
+    # The tiny CPU recipes train for real in their own tests (test_sft.py, test_see_recipe.py) instead.
+    tiny = {p for p in found if p.startswith(("smoke/", "tiny-see/"))}
+    assert tiny >= {"smoke/sft/config_smoke.yaml", "tiny-see/sft/config_describe.yaml"}
+    assert found - tiny == set(RECIPES)
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
