@@ -53,7 +53,14 @@ setup(
     package_dir={"": "src"},
     packages=find_packages("src"),
     include_package_data=True,
-    package_data={"edit_handbook": ["py.typed", "evaluation/metrics/*/*.py"]},  # metric modules: evaluate.load(path)
+    package_data={
+        "edit_handbook": [
+            "py.typed",
+            "evaluation/metrics/*/*.py",  # metric modules: evaluate.load(path)
+            "checkpoints/*/*",  # shipped tiny checkpoints (fixtures.py): card, scores, model_index.json
+            "checkpoints/*/*/*",  # and their parts (unet/, vae/, text_encoder/, tokenizer/, scheduler/)
+        ]
+    },
     python_requires=">=3.10",
     install_requires=install_requires,
     extras_require=extras,

@@ -6,6 +6,10 @@ no method package imports it. Training takes minutes on a CPU, so the checkpoint
 recipe's text, the code that shapes training (this package's SFT, prompts, tiny-model and synthetic-data
 modules) and the library versions: a rerun reuses it, any change retrains it. The folder also holds
 `smoke_accuracy.json`: the exact checker's verdict on the model's own greedy outputs for its training pairs.
+
+The tutorial editor (`tiny:tutorial-editor`) is shipped instead, in `checkpoints/tutorial-editor`: the recipe takes
+about 7 CPU-minutes, too long for a demo, so it was trained once and is never retrained when code changes
+(`scripts/ship_tutorial_editor.py` made the folder; its card and `scores.json` hold the held-out figures).
 """
 
 from __future__ import annotations
@@ -116,3 +120,24 @@ def smoke_accuracy(folder: str | Path) -> dict:
 
 
 register_tiny_model(SMOKE_CAPTIONER, smoke_checkpoint)
+
+TUTORIAL_EDITOR = "tiny:tutorial-editor"
+TUTORIAL_EDITOR_FOLDER = PACKAGE / "checkpoints" / "tutorial-editor"
+
+
+def tutorial_editor_checkpoint() -> Path:
+    """Folder of the shipped tutorial editor (a diffusers InstructPix2Pix pipeline, fp16 weights: load in fp32)."""
+    if not (TUTORIAL_EDITOR_FOLDER / "model_index.json").is_file():
+        raise FileNotFoundError(
+            f"the shipped tutorial editor is missing from {TUTORIAL_EDITOR_FOLDER}: reinstall edit-handbook, or remake "
+            "it with scripts/ship_tutorial_editor.py"
+        )
+    return TUTORIAL_EDITOR_FOLDER
+
+
+def tutorial_editor_scores() -> dict:
+    """The shipped editor's held-out figures (`scores.json`: per edit type, with intervals)."""
+    return json.loads((tutorial_editor_checkpoint() / "scores.json").read_text())
+
+
+register_tiny_model(TUTORIAL_EDITOR, tutorial_editor_checkpoint)

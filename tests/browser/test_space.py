@@ -174,9 +174,10 @@ def test_edit_tab_returns_an_image_at_the_working_size(page, pair, screenshots):
     expect(page.locator("#edit-status")).to_contain_text("Edited at", timeout=RESULT_TIMEOUT_MS)
     image = page.locator("#edit-output img").first
     image.wait_for()
-    # The tiny editor works at 64 px on the longer side, sides rounded to its multiple of 4: 256 x 192 -> 64 x 48.
+    # The tiny (tutorial) editor works at 32 px on the longer side, sides rounded to its multiple of 4: 256 x 192
+    # -> 32 x 24.
     size = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
-    assert size == [64, 48]
+    assert size == [32, 24]
     page.screenshot(full_page=True, path=screenshots / "edit.png")
 
 

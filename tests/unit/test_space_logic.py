@@ -51,7 +51,7 @@ def test_model_ids_come_from_the_environment_and_blank_values_mean_unset():
 def test_tiny_runs_both_models_on_the_local_fixtures_whatever_the_ids_say(flag, env):
     settings = resolve_settings({**env, "EDIT_HANDBOOK_CAPTIONER": "me/captioner"}, tiny=flag)
     assert (settings.captioner, settings.editor, settings.tiny) == (TINY_CAPTIONER, TINY_EDITOR, True)
-    assert settings.edit_resolution == 64
+    assert settings.edit_resolution == 32
 
 
 def test_tiny_flag_off_values_do_not_switch_it_on():

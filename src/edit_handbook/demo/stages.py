@@ -28,7 +28,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "superedit",
-        "train the tiny InstructPix2Pix editor with the triplet loss (smoke recipe), then edit one image",
+        "fine-tune the shipped tutorial editor with the triplet loss; grid and pixel-exact scores on fresh pairs",
         superedit.run,
     ),
     Stage(

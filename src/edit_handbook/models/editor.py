@@ -27,18 +27,20 @@ Scheduler = Literal["euler_ancestral", "pipeline"]
 def editing_pipeline(editor: Any, *, scheduler: Scheduler = "euler_ancestral"):
     """A new pipeline sharing `editor`'s modules (a pipeline or a dict of its components), ready to edit.
 
-    `scheduler`: "euler_ancestral" (the Real-Edit protocol) or "pipeline" (keep the editor's own sampler).
-    The pipeline passed in is not modified.
+    `scheduler`: "euler_ancestral" (the Real-Edit protocol) or "pipeline" (keep the editor's own sampler). An
+    editor whose UNet predicts the clean sample (the tutorial editor) keeps its own sampler either way: Euler
+    Ancestral implements only epsilon and v-prediction. The pipeline passed in is not modified.
     """
     from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
 
     components = dict(editor if isinstance(editor, dict) else editor.components)
     for optional in ("safety_checker", "feature_extractor", "image_encoder"):
         components.setdefault(optional, None)
-    if scheduler == "euler_ancestral":
-        components["scheduler"] = EulerAncestralDiscreteScheduler.from_config(components["scheduler"].config)
-    elif scheduler != "pipeline":
+    if scheduler not in ("euler_ancestral", "pipeline"):
         raise ValueError(f"scheduler must be 'euler_ancestral' or 'pipeline', got {scheduler!r}")
+    predicts = components["scheduler"].config.get("prediction_type", "epsilon")
+    if scheduler == "euler_ancestral" and predicts in ("epsilon", "v_prediction"):
+        components["scheduler"] = EulerAncestralDiscreteScheduler.from_config(components["scheduler"].config)
     kind = StableDiffusionInstructPix2PixPipeline if isinstance(editor, dict) else type(editor)
     pipeline = kind(**components, requires_safety_checker=False)
     pipeline.set_progress_bar_config(disable=True)

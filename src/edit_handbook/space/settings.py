@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from edit_handbook.fixtures import SMOKE_CAPTIONER as TINY_CAPTIONER  # the smoke SFT checkpoint
+from edit_handbook.fixtures import TUTORIAL_EDITOR as TINY_EDITOR  # the shipped tutorial editor (32 px edits)
 from edit_handbook.models.editor import (
     PAPER_GUIDANCE_SCALE,
     PAPER_IMAGE_GUIDANCE_SCALE,
     PAPER_INFERENCE_STEPS,
     PAPER_SEED,
 )
-from edit_handbook.models.registry import TINY_INSTRUCT_PIX2PIX as TINY_EDITOR
 
 
 CAPTIONER_ENV = "EDIT_HANDBOOK_CAPTIONER"
@@ -64,7 +64,7 @@ class SpaceSettings:
     negatives_url: str | None = None
     negatives_model: str | None = None
     tiny: bool = False
-    # Longest side the editor works at: SD1.5's 512 px; the tiny random editor only has to be fast (64 px).
+    # Longest side the editor works at: SD1.5's 512 px; the tiny (tutorial) editor's 32 px.
     edit_resolution: int = 512
     limits: InputLimits = field(default_factory=InputLimits)
     edit_defaults: EditDefaults = field(default_factory=EditDefaults)
@@ -91,7 +91,7 @@ def resolve_settings(env: Mapping[str, str] | None = None, *, tiny: bool = False
         )
     remote = {"negatives_url": negatives_url, "negatives_model": negatives_model}
     if tiny or env_flag(env, TINY_ENV):
-        return SpaceSettings(captioner=TINY_CAPTIONER, editor=TINY_EDITOR, tiny=True, edit_resolution=64, **remote)
+        return SpaceSettings(captioner=TINY_CAPTIONER, editor=TINY_EDITOR, tiny=True, edit_resolution=32, **remote)
     return SpaceSettings(
         captioner=_value(env, CAPTIONER_ENV) or DEFAULT_CAPTIONER,
         editor=_value(env, EDITOR_ENV) or DEFAULT_EDITOR,
