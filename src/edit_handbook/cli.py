@@ -36,7 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "replicate": (
         "edit_handbook.replicate:main",
-        "Run a study end to end: `replicate editcaption --config ...` (SFT vs plain DPO vs HAE-DPO, seeds, report).",
+        "Run a study end to end: `replicate editcaption --config ...` (SFT vs plain DPO vs HAE-DPO) or "
+        "`replicate superedit --config ...` (noisy vs rectified vs reference instructions, triplet loss on/off).",
     ),
     "sft": (
         "edit_handbook.sft:main",

@@ -1,4 +1,5 @@
-"""`edit-handbook replicate editcaption --config recipes/editcaption/replication/config_cpu.yaml`.
+"""`edit-handbook replicate editcaption --config recipes/editcaption/replication/config_cpu.yaml`
+(and `replicate superedit`, in `replicate_superedit.py`, which shares `cached_json` and `run_context`).
 
 EditCaption's claim, measured (docs/editcaption_study.md): from one SFT captioner, DPO arms (plain, margin-only,
 sampler-only, full HAE; optionally plain DPO on the generator's flawed instructions) for several seeds, all on
@@ -104,7 +105,8 @@ def _save(dataset: datasets.Dataset, folder: Path) -> Path:
     return folder
 
 
-def _json(path: Path, make):
+def cached_json(path: Path, make):
+    """The JSON at `path`, made by `make()` and written there the first time: how a study resumes."""
     if path.is_file():
         return json.loads(path.read_text())
     value = make()
@@ -146,7 +148,7 @@ def _prepare(args: ReplicationArguments, out: Path) -> dict:
         _save(rows, data / "own")
         return summary
 
-    own_summary = _json(data / "own_summary.json", own)
+    own_summary = cached_json(data / "own_summary.json", own)
     if any(arm in FLAWED_ARMS for arm in args.arms):
         _save(preference_pairs(training), data / "flawed")
 
@@ -157,7 +159,7 @@ def _prepare(args: ReplicationArguments, out: Path) -> dict:
         _save(rows, data / f"held_out_{args.benchmark}")
         return summary
 
-    held_summary = _json(data / f"held_out_{args.benchmark}_summary.json", held_out)
+    held_summary = cached_json(data / f"held_out_{args.benchmark}_summary.json", held_out)
     held_examples = to_preference_examples(datasets.load_from_disk(str(data / f"held_out_{args.benchmark}")))
     return {
         "checkpoint": checkpoint,
@@ -181,7 +183,7 @@ def _score(folder: Path, prepared: dict, args: ReplicationArguments, model=None)
             policy, processor, prepared["benchmark"], prepared["held_out"], batch_size=args.batch_size
         )
 
-    return _json(folder / f"scores_{args.benchmark}.json", make)
+    return cached_json(folder / f"scores_{args.benchmark}.json", make)
 
 
 def _run_arm(arm: str, seed: int, args: ReplicationArguments, out: Path, prepared: dict) -> dict:
@@ -231,7 +233,8 @@ def training_diagnostics(out: Path, arms: list[str], seeds: list[int]) -> dict:
     return table
 
 
-def study_context(args: ReplicationArguments, prepared: dict, seconds: float) -> dict:
+def run_context(seconds: float) -> dict:
+    """What every study report records about its run: commit, date, machine, threads, library versions, time."""
     from edit_handbook.hub.run_info import git_sha, package_versions
 
     return {
@@ -242,6 +245,12 @@ def study_context(args: ReplicationArguments, prepared: dict, seconds: float) ->
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "versions": package_versions(),
         "seconds": round(seconds, 1),
+    }
+
+
+def study_context(args: ReplicationArguments, prepared: dict, seconds: float) -> dict:
+    return {
+        **run_context(seconds),
         "design": (
             f"One shared SFT checkpoint ({prepared['checkpoint']}); seeds {args.seeds} vary the DPO runs only. "
             f"Benchmark: {args.test_pairs} fresh pairs ({args.benchmark} seed {prepared['summary']['benchmark_seed']})."
@@ -280,8 +289,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["-h"], ["--help"]):
         make_parser().parse_args_and_config(["--help"])  # prints the study's options and exits
+    if argv[:1] == ["superedit"]:
+        from edit_handbook.replicate_superedit import main as superedit_main
+
+        return superedit_main(argv[1:])
     if not argv or argv[0] != "editcaption":
-        print("usage: edit-handbook replicate editcaption --config <study.yaml> [--flag value ...]", file=sys.stderr)
+        print(
+            "usage: edit-handbook replicate {editcaption,superedit} --config <study.yaml> [--flag value ...]",
+            file=sys.stderr,
+        )
         return 2
     (args,) = make_parser().parse_args_and_config(argv[1:])
     logging.basicConfig(format=LOG_FORMAT, level=logging.INFO)  # this study's progress; libraries stay quiet

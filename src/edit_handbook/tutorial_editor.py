@@ -34,7 +34,7 @@ from edit_handbook.superedit.configs import (
     TutorialEditorArguments,
 )
 from edit_handbook.superedit.trainer import SuperEditTrainer
-from edit_handbook.superedit.tutorial import prepare_base
+from edit_handbook.superedit.tutorial import noisy_instructions, prepare_base
 
 
 CONFIG_CLASSES = (
@@ -65,6 +65,8 @@ def train_and_score(configs) -> dict:
         tutorial.tutorial_train_pairs, seed=tutorial.tutorial_pairs_seed,
         image_size=tutorial.tutorial_image_size, edit_types=tutorial.tutorial_edit_types,
     )  # fmt: skip
+    if tutorial.tutorial_noisy_share:
+        pairs = noisy_instructions(pairs, tutorial.tutorial_noisy_share, seed=tutorial.tutorial_pairs_seed)
     trainer = SuperEditTrainer(
         model_args=model_args, data_args=data_args, loss_args=loss_args, cache_args=cache_args,
         args=training_args, train_dataset=pairs,

@@ -220,6 +220,13 @@ class TutorialEditorArguments:
         default_factory=lambda: ["recolour", "move", "resize", "add", "remove"],
         metadata={"help": "Edit types of the training pairs (those the pixel benchmark reads)."},
     )
+    tutorial_noisy_share: float = field(
+        default=0.0,
+        metadata={
+            "help": "Share of training pairs whose instruction is replaced by one of the generator's flawed ones, "
+            "in the column `noisy_instruction` (train on it with --instruction_column noisy_instruction)."
+        },
+    )
     tutorial_image_size: int = field(default=32, metadata={"help": "Side of the images (px); the VAE halves it."})
     tutorial_eval_pairs_per_type: int = field(
         default=50, metadata={"help": "Held-out pairs per edit type scored after training (0: skip)."}

@@ -82,6 +82,25 @@ def synthetic_images(num_pairs: int, *, seed: int, image_size: int) -> torch.Ten
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
+NOISY_COLUMN = "noisy_instruction"
+
+
+def noisy_instructions(dataset, share: float, *, seed: int):
+    """`dataset` with a `noisy_instruction` column: the reference instruction, except on round(share * N) rows
+    (chosen by `seed`) where it is one of the row's flawed instructions (a wrong attribute, a vague or another
+    edit), as real datasets are partly wrong. Also `instruction_is_noisy`, for the record."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"the noisy share must be in [0, 1], got {share}")
+    rng = random.Random(f"noisy-instructions:{seed}")
+    noisy = set(rng.sample(range(len(dataset)), round(share * len(dataset))))
+    texts = [
+        rng.choice(flawed) if index in noisy and flawed else reference
+        for index, (reference, flawed) in enumerate(zip(dataset["instruction"], dataset["flawed_instructions"]))
+    ]
+    flags = [text != reference for text, reference in zip(texts, dataset["instruction"])]
+    return dataset.add_column(NOISY_COLUMN, texts).add_column("instruction_is_noisy", flags)
+
+
 def linear_decay(optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
     """Learning rate falling linearly to a tenth over the fit: short fits end on a small, settling step."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - 0.9 * min(step, steps) / max(steps, 1))
