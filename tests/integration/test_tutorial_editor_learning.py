@@ -26,10 +26,11 @@ from edit_handbook.tutorial_editor import make_parser, train_and_score
 RECIPE = REPO_ROOT / "recipes/superedit/tutorial-editor/tutorial/config_cpu.yaml"
 PAIR_SEED = 1401  # fresh pairs for these tests only: no recipe trains, tunes or validates on this seed
 CI_STEPS = 300
-# Measured at CI_STEPS on 30 pairs of PAIR_SEED (README "Tutorial editor"): see the figures there; the bar
-# leaves a margin under the lowest of the measured training seeds.
-CI_RECOLOUR_ACCURACY = 0.4
-SHIPPED_RECOLOUR_ACCURACY = 0.45  # the shipped editor on the same 30 pairs (measured 0.xx)
+# Measured at CI_STEPS on these 30 pairs, 600 training pairs: 23.3% [10, 40] (training seed 0) and 33.3% [17, 50]
+# (seed 1); 600 steps gave 30.0% [13, 47] (seed 0). The bar (3 of 30) leaves a margin under the lowest; copying,
+# the untrained editor and painting everything score 0.
+CI_RECOLOUR_ACCURACY = 0.1
+SHIPPED_RECOLOUR_ACCURACY = 0.35  # the shipped editor on the same 30 pairs: measured 53.3% [37, 70]
 EVAL = {"pairs_per_type": 30, "edit_types": ("recolour",), "pair_seed": PAIR_SEED, "steps": 10}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from PIL import Image
 
@@ -67,3 +68,19 @@ def test_sample_prediction_regresses_the_clean_latent():
     scheduler = DDPMScheduler.from_config(tutorial_scheduler().config)
     latents, noise = torch.randn(2, 4, 16, 16), torch.randn(2, 4, 16, 16)
     assert torch.equal(diffusion_target(scheduler, latents, noise, torch.tensor([10, 900])), latents)
+
+
+def test_noisy_instructions_replace_the_stated_share_with_flawed_ones():
+    from edit_handbook.data.synthetic import generate_dataset
+    from edit_handbook.superedit.tutorial import NOISY_COLUMN, noisy_instructions
+
+    pairs = generate_dataset(50, seed=3, image_size=32, edit_types=("recolour", "move"))
+    noisy = noisy_instructions(pairs, 0.4, seed=0)
+    replaced = [i for i, flag in enumerate(noisy["instruction_is_noisy"]) if flag]
+    assert len(replaced) == 20
+    for i in range(50):
+        text, row = noisy[NOISY_COLUMN][i], pairs[i]
+        assert text in row["flawed_instructions"] if i in replaced else text == row["instruction"]
+    assert noisy_instructions(pairs, 0.4, seed=0)[NOISY_COLUMN] == noisy[NOISY_COLUMN]
+    with pytest.raises(ValueError, match="noisy share"):
+        noisy_instructions(pairs, 1.5, seed=0)
