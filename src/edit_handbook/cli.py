@@ -62,13 +62,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 # Recipe stage folder (recipes/<family>/<model>/<stage>/config_*.yaml) -> "module:function" returning
-# the parser of the script that runs it. The recipe test parses every YAML with its stage's parser.
+# the parser of the script that runs it. A stage name two families share is keyed "<family>/<stage>".
+# The recipe test parses every YAML with its stage's parser.
 RECIPE_PARSERS: dict[str, str] = {
     "dpo": "edit_handbook.dpo:make_parser",
+    "editcaption/replication": "edit_handbook.replicate:make_parser",
     "evaluate": "edit_handbook.evaluate:make_parser",
     "generate": "edit_handbook.generate:make_parser",
-    "replication": "edit_handbook.replicate:make_parser",
     "sft": "edit_handbook.sft:make_parser",
+    "superedit/replication": "edit_handbook.replicate_superedit:make_parser",
     "synthesize": "edit_handbook.synthesize:make_parser",
     "train": "edit_handbook.train_superedit:make_parser",
     "tutorial": "edit_handbook.tutorial_editor:make_parser",
