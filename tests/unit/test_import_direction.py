@@ -21,7 +21,10 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 METHOD_PACKAGES = ("data", "models", "editcaption", "superedit", "synth", "evaluation")
-ENTRY_SCRIPTS = ("sft", "dpo", "synthesize", "train_superedit", "evaluate", "generate", "validate", "replicate")
+ENTRY_SCRIPTS = (
+    *("sft", "dpo", "synthesize", "train_superedit", "tutorial_editor", "evaluate", "generate", "validate"),
+    *("replicate", "replicate_superedit"),
+)
 TOP_LAYER = ("demo", "fixtures", "cli", "space", *ENTRY_SCRIPTS)
 
 _PROBE = """
