@@ -1,12 +1,12 @@
 """Copy a captioner trained by the tiny-see recipe into a folder with its card and test-seed scores.
 
     python scripts/ship_captioner.py --checkpoint outputs/editcaption/tiny-see/caption \
-        --blind outputs/editcaption/tiny-see/caption-blind --output checkpoints/editcaption-tiny-see
+        --blind outputs/editcaption/tiny-see/caption-blind --output src/edit_handbook/checkpoints/captioner-tiny-see
 
 Scores come from fresh synthetic pairs of the test seed (used for nothing else: not for tuning, not for stopping),
 by the exact checker (`edit_handbook.evaluation.fresh_pairs`), for the trained edit types and, a few pairs each,
-for the edit types the recipe does not train. `--blind` scores the blind control (the same recipe with
-`dataset_shuffle_images: true`) on the same pairs.
+for the edit types the recipe does not train. `--blind` scores the blind control (stage 2 of the same recipe
+from the same stage-1 model with `dataset_shuffle_images: true`) on the same pairs.
 """
 
 from __future__ import annotations
@@ -93,12 +93,22 @@ def main() -> None:
     untrained_line = ""
     if "untrained_types" in record["captioner"]:
         u = record["captioner"]["untrained_types"]
+        per_type = ", ".join(
+            f"{t} {u[f'checker_accuracy/{t}']:.0%}" for t in untrained if f"checker_accuracy/{t}" in u
+        )
         untrained_line = (
-            f"\nEdit types the recipe does not train ({', '.join(untrained)}), {u['pairs']} fresh pairs: "
-            f"checker accuracy {u['checker_accuracy']:.1%}.\n"
+            f"\nEdit types the recipe does not train, {u['pairs']} fresh pairs "
+            f"({args.untrained_pairs_per_type} per type): checker accuracy {u['checker_accuracy']:.1%} ({per_type}).\n"
         )
     modes = ", ".join(sorted({FAILURE_MODE[t] for t in trained}))
-    card = f"""# editcaption-tiny-see
+    card = f"""---
+library_name: transformers
+license: apache-2.0
+pipeline_tag: image-text-to-text
+tags: [edit-handbook, editcaption, qwen3-vl, synthetic]
+---
+
+# editcaption-tiny-see
 
 A fully trained tiny Qwen3-VL (the real architecture, 2 text layers of width 128, a 2-layer vision tower of width
 128, 16 px patches, 128 px images = 16 merged tokens per image, RoPE base 1e4, a 640-token synthetic-vocabulary
@@ -109,15 +119,19 @@ for the project's synthetic pairs.
 
     edit-handbook sft --config recipes/editcaption/tiny-see/sft/config_describe.yaml
     edit-handbook sft --config recipes/editcaption/tiny-see/sft/config_caption.yaml
-    python scripts/ship_captioner.py --checkpoint outputs/editcaption/tiny-see/caption --output {args.output}
+    edit-handbook sft --config recipes/editcaption/tiny-see/sft/config_caption.yaml --dataset_shuffle_images true \\
+        --output_dir outputs/editcaption/tiny-see/caption-blind   # the blind control
+    python scripts/ship_captioner.py --checkpoint outputs/editcaption/tiny-see/caption \\
+        --blind outputs/editcaption/tiny-see/caption-blind --output {args.output}
 
 {args.training_note}
 Why each setting: recipes/editcaption/tiny-see/README.md.
 
 ## Scores on fresh pairs (test seed {args.test_seed}, {scores["pairs"]} pairs of {", ".join(trained)}; {modes})
 
-By the exact checker; every pair counts (an empty answer is wrong). The blind control is the same recipe trained
-with the images shuffled across pairs (it can learn only the text). Full numbers and the validation curve
+By the exact checker; every pair counts (an empty answer is wrong). The blind control is stage 2 of the same
+recipe from the same stage-1 model, trained with the images shuffled across pairs (`--dataset_shuffle_images
+true`), so it can learn only the text. Full numbers and the validation curve
 (seed 500): `{SCORES}`.
 
 {_table(scores, blind)}

@@ -7,9 +7,11 @@ recipe's text, the code that shapes training (this package's SFT, prompts, tiny-
 modules) and the library versions: a rerun reuses it, any change retrains it. The folder also holds
 `smoke_accuracy.json`: the exact checker's verdict on the model's own greedy outputs for its training pairs.
 
-The tutorial editor (`tiny:tutorial-editor`) is shipped instead, in `checkpoints/tutorial-editor`: the recipe takes
-about 7 CPU-minutes, too long for a demo, so it was trained once and is never retrained when code changes
-(`scripts/ship_tutorial_editor.py` made the folder; its card and `scores.json` hold the held-out figures).
+Two checkpoints are shipped instead, trained once by their recipes and never retrained when code changes, since
+their recipes take longer than a demo may: the tutorial editor (`tiny:tutorial-editor`, `checkpoints/tutorial-editor`,
+about 7 CPU-minutes, made by `scripts/ship_tutorial_editor.py`) and the captioner that sees (`tiny:see-captioner`,
+`checkpoints/captioner-tiny-see`, recipes/editcaption/tiny-see, made by `scripts/ship_captioner.py`), which the
+demo and the Space's `--tiny` mode use. Each folder's card and `scores.json` hold its held-out figures.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ PACKAGE = Path(__file__).resolve().parent
 RECIPES = PACKAGE.parents[1] / "recipes" / "editcaption" / "smoke"
 SMOKE_RECIPE = RECIPES / "sft" / "config_smoke.yaml"
 SMOKE_DPO_RECIPE = RECIPES / "dpo" / "config_smoke.yaml"
+SEE_DPO_RECIPE = RECIPES.parent / "tiny-see" / "dpo" / "config_dpo.yaml"
 # Code whose changes change the trained checkpoint (not the whole package: unrelated edits must not retrain).
 _TRAINING_CODE = (
     "sft.py",
@@ -123,16 +126,22 @@ register_tiny_model(SMOKE_CAPTIONER, smoke_checkpoint)
 
 TUTORIAL_EDITOR = "tiny:tutorial-editor"
 TUTORIAL_EDITOR_FOLDER = PACKAGE / "checkpoints" / "tutorial-editor"
+# The captioner that sees (recipes/editcaption/tiny-see): the demo's and the Space's `--tiny` captioner.
+SEE_CAPTIONER = "tiny:see-captioner"
+SEE_CAPTIONER_FOLDER = PACKAGE / "checkpoints" / "captioner-tiny-see"
+
+
+def _shipped(folder: Path, marker: str, script: str) -> Path:
+    if not (folder / marker).is_file():
+        raise FileNotFoundError(
+            f"the shipped checkpoint is missing from {folder}: reinstall edit-handbook, or remake it with {script}"
+        )
+    return folder
 
 
 def tutorial_editor_checkpoint() -> Path:
     """Folder of the shipped tutorial editor (a diffusers InstructPix2Pix pipeline, fp16 weights: load in fp32)."""
-    if not (TUTORIAL_EDITOR_FOLDER / "model_index.json").is_file():
-        raise FileNotFoundError(
-            f"the shipped tutorial editor is missing from {TUTORIAL_EDITOR_FOLDER}: reinstall edit-handbook, or remake "
-            "it with scripts/ship_tutorial_editor.py"
-        )
-    return TUTORIAL_EDITOR_FOLDER
+    return _shipped(TUTORIAL_EDITOR_FOLDER, "model_index.json", "scripts/ship_tutorial_editor.py")
 
 
 def tutorial_editor_scores() -> dict:
@@ -140,4 +149,15 @@ def tutorial_editor_scores() -> dict:
     return json.loads((tutorial_editor_checkpoint() / "scores.json").read_text())
 
 
+def see_captioner_checkpoint() -> Path:
+    """Folder of the shipped captioner that sees (a transformers Qwen3-VL checkpoint with its processor)."""
+    return _shipped(SEE_CAPTIONER_FOLDER, "model.safetensors", "scripts/ship_captioner.py")
+
+
+def see_captioner_scores() -> dict:
+    """The shipped captioner's test-seed figures (`scores.json`: trained edit types, image size, blind control)."""
+    return json.loads((see_captioner_checkpoint() / "scores.json").read_text())
+
+
 register_tiny_model(TUTORIAL_EDITOR, tutorial_editor_checkpoint)
+register_tiny_model(SEE_CAPTIONER, see_captioner_checkpoint)

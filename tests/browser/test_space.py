@@ -1,7 +1,7 @@
 """The demo Space in a real headless Chromium: every tab, driven the way a user drives it.
 
-The app runs as `python spaces/edit-handbook/app.py --tiny` on a free loopback port (the smoke captioner and the
-tiny editor). Its Rectify tab takes negatives from a loopback chat-completions server standing in for GPT-4o
+The app runs as `python spaces/edit-handbook/app.py --tiny` on a free loopback port (the shipped captioner that
+sees and the tutorial editor). Its Rectify tab takes negatives from a loopback chat-completions server standing in for GPT-4o
 (the paper's negatives writer): it answers with the synthetic pair's ground-truth single-attribute negatives,
 which the app screens and shows. Screenshots go to a temporary folder; with $EDIT_HANDBOOK_SPACE_SCREENSHOT set
 (see scripts/space_screenshot.py) the Rectify tab is also saved there for the README.
@@ -96,8 +96,8 @@ def negatives_server(pair):
 
 
 @pytest.fixture(scope="module")
-def app_url(sft_smoke_checkpoint, negatives_server, tmp_path_factory):
-    """The app with --tiny on a free loopback port (the smoke captioner is trained and cached first)."""
+def app_url(negatives_server, tmp_path_factory):
+    """The app with --tiny on a free loopback port (its captioner and editor are shipped checkpoints)."""
     port = free_port()
     log = tmp_path_factory.mktemp("space-log") / "app.log"
     env = {

@@ -141,17 +141,17 @@ def test_smoke_recipes_run(recipe, tmp_path):
         assert result.meta["judge_failures"] == len(result.items)  # an untrained judge: unusable, counted
 
 
-def test_demo_stage_writes_a_report_in_seconds(sft_smoke_checkpoint, tiny_ip2p_path, tmp_path, capsys):
+def test_demo_stage_writes_a_report_in_seconds(tiny_ip2p_path, tmp_path, capsys):
     from edit_handbook.demo.context import DemoContext
     from edit_handbook.demo.stages import run_demo
 
     context = DemoContext(output_dir=tmp_path, num_pairs=16, image_size=64, seed=0)
-    context.artifacts.update(captioner=sft_smoke_checkpoint, superedit_editor=tiny_ip2p_path)
+    context.artifacts.update(superedit_editor=tiny_ip2p_path)  # the captioner: the shipped one that sees
     run_demo(context, only=["evaluation"])
     systems = {(r.suite, r.system) for r in load_results([tmp_path / "evaluation"])}
     assert systems == {
         ("synthetic_checker", "sft"),
-        ("real_edit", "smoke-editor"),
-        ("synthetic_editing", "smoke-editor"),
+        ("real_edit", "editor"),
+        ("synthetic_editing", "editor"),
     }
     assert f"evaluation report: {tmp_path / 'evaluation' / 'report.md'}" in capsys.readouterr().out

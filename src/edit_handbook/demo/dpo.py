@@ -1,5 +1,5 @@
-"""Demo stage: HAE-DPO's smoke recipe from the smoke captioner; held-out accuracy and critical-error rate before
-and after (the study's verdicts, docs/editcaption_study.md)."""
+"""Demo stage: HAE-DPO from the captioner that sees (recipes/editcaption/tiny-see/dpo); held-out accuracy and
+critical-error rate before and after (the study's verdicts, docs/editcaption_study.md)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,19 @@ import torch
 
 from edit_handbook.data.synthetic import generate_dataset
 from edit_handbook.dpo import main as dpo_main
+from edit_handbook.editcaption.smoke_model import SEE_IMAGE_SIZE
 from edit_handbook.editcaption.study import benchmark_rates
-from edit_handbook.fixtures import SMOKE_DPO_RECIPE, smoke_checkpoint, training_pairs
+from edit_handbook.fixtures import SEE_DPO_RECIPE, see_captioner_checkpoint, training_pairs
 from edit_handbook.models import load_vlm
 
 from .context import DemoContext
 
 
 def run(context: DemoContext) -> None:
-    captioner = context.artifacts.get("captioner") or smoke_checkpoint()
+    captioner = context.artifacts.get("captioner") or see_captioner_checkpoint()
     output_dir = context.output_dir / "dpo"
     dpo_main(
-        ["--config", str(SMOKE_DPO_RECIPE), "--model_name_or_path", str(captioner), "--output_dir", str(output_dir)]
+        ["--config", str(SEE_DPO_RECIPE), "--model_name_or_path", str(captioner), "--output_dir", str(output_dir)]
     )
     history = json.loads((output_dir / "trainer_state.json").read_text())["log_history"]
     last = [entry for entry in history if "rewards/accuracies" in entry][-1]
@@ -28,9 +29,9 @@ def run(context: DemoContext) -> None:
         f"  training pairs at step {last['step']}: reward accuracy {last['rewards/accuracies']:.0%}, implicit reward "
         f"margin {last['rewards/margins']:.3f} (critical {last.get('rewards/margins/critical', float('nan')):.3f})"
     )
-    pairs = training_pairs()
+    pairs = training_pairs(SEE_DPO_RECIPE)
     held_out = generate_dataset(
-        64, seed=context.seed + 2000, image_size=64, edit_types=list(dict.fromkeys(pairs["edit_type"]))
+        64, seed=context.seed + 2000, image_size=SEE_IMAGE_SIZE, edit_types=list(dict.fromkeys(pairs["edit_type"]))
     )
     for label, folder in (("before DPO (SFT)", captioner), ("after HAE-DPO", output_dir)):
         model, processor = load_vlm(folder, dtype=torch.float32)

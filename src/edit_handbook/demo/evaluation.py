@@ -1,7 +1,7 @@
-"""Demo stage: evaluate the smoke captioner(s) on fresh synthetic pairs (exact checker) and the smoke editor on two
-Real-Edit-format images (the smoke captioner as judge) and, from the pixels, on fresh synthetic edits
-(`synthetic-editing`), then write one report and print where it is. The
-captioners' training pairs get their own small report: the smoke recipe memorises them, fresh pairs show it."""
+"""Demo stage: evaluate the captioner that sees (and its HAE-DPO version) on fresh synthetic pairs (exact checker)
+and the editor on two Real-Edit-format images (the captioner as judge) and, from the pixels, on fresh synthetic
+edits (`synthetic-editing`), then write one report and print where it is. Some of the captioner's training pairs
+get their own small report beside the fresh ones: training against held-out accuracy."""
 
 from __future__ import annotations
 
@@ -14,20 +14,20 @@ from edit_handbook.evaluation.configs import EditingEvaluationArguments
 from edit_handbook.evaluation.report import write_report
 from edit_handbook.evaluation.synthetic import evaluate_synthetic
 from edit_handbook.evaluation.synthetic_editing import evaluate_synthetic_editing
-from edit_handbook.fixtures import smoke_checkpoint, training_pairs
+from edit_handbook.fixtures import see_captioner_checkpoint, see_captioner_scores
 from edit_handbook.synth.backends import LocalBackend
 
 from .context import DemoContext
 
 
 DEMO_PAIRS = 16
-SMOKE_EDIT_TYPES = ("move", "recolour")  # what the smoke captioner was trained on (its recipe), at 64 px
+REAL_EDIT_TYPES = ("move", "recolour")  # the two synthetic photos' local edits
 
 
 def write_real_edit_folder(folder: Path, seed: int) -> Path:
     """Two synthetic photos and an `eval_instruct.json` in the SuperEdit release's format (two edit types each)."""
     (folder / "imgs").mkdir(parents=True, exist_ok=True)
-    pairs = generate_dataset(2, seed=seed, image_size=64, edit_types=SMOKE_EDIT_TYPES)
+    pairs = generate_dataset(2, seed=seed, image_size=64, edit_types=REAL_EDIT_TYPES)
     table = {}
     for index, row in enumerate(pairs, 1):
         row["source_image"].save(folder / "imgs" / f"{index}.png")
@@ -41,20 +41,21 @@ def write_real_edit_folder(folder: Path, seed: int) -> Path:
 
 def run(context: DemoContext) -> None:
     folder = context.output_dir / "evaluation"
-    captioner = context.artifacts.get("captioner")
-    if captioner is None:
-        captioner = smoke_checkpoint()
+    captioner = context.artifacts.get("captioner") or see_captioner_checkpoint()
+    card = see_captioner_scores()
+    types, size = card["trained_types"], card["image_size"]
     specs = [f"sft={captioner}"]
     if context.artifacts.get("dpo_captioner"):
         specs.append(f"dpo={context.artifacts['dpo_captioner']}")
-    pairs = generate_dataset(DEMO_PAIRS, seed=context.seed + 2000, image_size=64, edit_types=SMOKE_EDIT_TYPES)
+    pairs = generate_dataset(DEMO_PAIRS, seed=context.seed + 2000, image_size=size, edit_types=types)
+    # The first pairs of the SFT recipe's training seed (0) are among its training pairs.
+    training = generate_dataset(DEMO_PAIRS, seed=0, image_size=size, edit_types=types)
 
     def backend(spec):
         return LocalBackend.from_pretrained(spec.target, batch_size=16)
 
-    # The smoke captioners learn their 32 training pairs only: scoring those too shows memorised vs general.
-    seen = evaluate_synthetic(training_pairs(), parse_captioners(specs), backend, folder / "training_pairs")
-    write_report(seen, folder / "training_pairs", title="edit-handbook demo: the smoke captioners' training pairs")
+    seen = evaluate_synthetic(training, parse_captioners(specs), backend, folder / "training_pairs")
+    write_report(seen, folder / "training_pairs", title="edit-handbook demo: the captioners' training pairs")
     results = evaluate_synthetic(pairs, parse_captioners(specs), backend, folder / "synthetic")
     for result, memorised in zip(results, seen):
         print(
@@ -75,19 +76,17 @@ def run(context: DemoContext) -> None:
             edit_metrics=[],
         )  # fmt: skip
         judge = LocalBackend.from_pretrained(str(captioner), batch_size=16)
-        edited = evaluate_editor(
-            editor, bench, judge, folder / "real_edit", settings, system="smoke-editor", progress=False
-        )
+        edited = evaluate_editor(editor, bench, judge, folder / "real_edit", settings, system="editor", progress=False)
         unusable = edited.meta.get("judge", {}).get("unusable_answers", {})
-        print(f"  smoke editor: {len(edited.items)} Real-Edit edits; unusable judge answers {unusable}")
-        print("  (the smoke captioner was never trained to judge: expect unusable answers, counted, not zeros)")
+        print(f"  editor: {len(edited.items)} Real-Edit edits; unusable judge answers {unusable}")
+        print("  (the captioner was never trained to judge: expect unusable answers, counted, not zeros)")
         results.append(edited)
         # No judge needed on synthetic pairs: the editor's edits are scored from their pixels.
         exact = evaluate_synthetic_editing(
-            editor, folder / "synthetic_editing", pairs_per_type=4, steps=4, system="smoke-editor"
+            editor, folder / "synthetic_editing", pairs_per_type=4, steps=4, system="editor"
         )
         print(
-            f"  smoke editor, pixel-exact on {len(exact.items)} fresh synthetic edits: accuracy"
+            f"  editor, pixel-exact on {len(exact.items)} fresh synthetic edits: accuracy"
             f" {exact.metrics['accuracy'].format(percent=True)}, preserved"
             f" {exact.metrics['preservation_rate'].format(percent=True)}"
         )

@@ -15,15 +15,19 @@ from .context import DemoContext, Stage
 
 STAGES: tuple[Stage, ...] = (
     Stage("data", "generate synthetic edit pairs, validate them, save with a card and a grid", data.run),
-    Stage("sft", "train the smoke captioner (cached), describe held-out pairs, check them", sft.run),
+    Stage(
+        "sft",
+        "the shipped captioner that sees: checker accuracy on training vs held-out pairs, per failure mode",
+        sft.run,
+    ),
     Stage(
         "dpo",
-        "HAE-DPO from the smoke captioner (CPU smoke recipe); held-out accuracy and critical errors before/after",
+        "HAE-DPO from the captioner (tiny-see DPO recipe); held-out accuracy and critical errors before/after",
         dpo.run,
     ),
     Stage(
         "synthesis",
-        "rectify synthetic pairs and make negatives with the smoke captioner; checker-measured rates",
+        "rectify fresh pairs and make negatives with the captioner; checker-measured rates",
         synthesis.run,
     ),
     Stage(
@@ -33,7 +37,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "evaluation",
-        "checker-score the smoke captioner(s) on fresh synthetic pairs, judge the smoke editor, write a report",
+        "checker-score the captioner(s) on fresh synthetic pairs, judge the editor, write a report",
         evaluation.run,
     ),
 )

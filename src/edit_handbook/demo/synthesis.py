@@ -1,14 +1,16 @@
-"""Demo stage: rectify synthetic pairs and make their negatives with the smoke captioner, then print the
-rectification rate and the negative-validity rate that the exact checker measures."""
+"""Demo stage: rectify synthetic pairs and make their negatives with the captioner that sees, then print the
+rectification rate and the negative-validity rate that the exact checker measures. The pairs are fresh ones of
+the edit types and image size the captioner was trained on (its `scores.json`), not the data stage's mix."""
 
 from __future__ import annotations
 
-import datasets
-
+from edit_handbook.data import schema
 from edit_handbook.data.synthetic import generate_dataset
+from edit_handbook.evaluation.fresh_pairs import negative_from
+from edit_handbook.fixtures import see_captioner_checkpoint, see_captioner_scores
 from edit_handbook.synth.backends import LocalBackend
 from edit_handbook.synth.engine import run_task, save_result
-from edit_handbook.synth.tasks import make_task
+from edit_handbook.synth.tasks import make_task, negative_is_valid
 
 from .context import DemoContext
 
@@ -18,15 +20,11 @@ DEMO_PAIRS = 16  # two full passes over CPU generation; enough for a rate, short
 
 def run(context: DemoContext) -> None:
     folder = context.output_dir / "synthesis"
-    captioner = context.artifacts.get("captioner")
-    if captioner is None:
-        from edit_handbook.models import tiny_qwen3_vl
-
-        captioner = tiny_qwen3_vl()
-        print("  no captioner from the SFT stage: using the untrained tiny Qwen3-VL, so expect rates near 0")
-    saved = context.artifacts.get("synthetic_dataset")
-    pairs = datasets.load_from_disk(str(saved)) if saved else generate_dataset(DEMO_PAIRS, seed=context.seed)
-    pairs = pairs.select(range(min(DEMO_PAIRS, len(pairs))))
+    captioner = context.artifacts.get("captioner") or see_captioner_checkpoint()
+    card = see_captioner_scores()
+    pairs = generate_dataset(
+        DEMO_PAIRS, seed=context.seed + 3000, image_size=card["image_size"], edit_types=card["trained_types"]
+    )
     backend = LocalBackend.from_pretrained(str(captioner), batch_size=8)
 
     rectify = make_task("rectify")
@@ -44,6 +42,13 @@ def run(context: DemoContext) -> None:
     rate = result.summary["negative_validity_rate"]
     shown = "n/a (no negative survived screening)" if rate is None else f"{rate:.0%}"
     print(f"  negative-validity rate (checker): {shown} of {result.summary['negatives_checked']} negatives kept")
+    # The captioner is trained to rectify, not to write negatives: the stated rule on its own rectifications
+    # (`evaluation.fresh_pairs.negative_from`) shows what its rectifications are worth as negatives' sources.
+    ruled = [negative_from(text) if text else None for text in rectified[schema.RECTIFIED]]
+    valid = sum(bool(n) and negative_is_valid(n, spec) for n, spec in zip(ruled, rectified["edit_spec"]))
+    print(
+        f"  negatives by the stated rule from its rectifications: {valid} of {len(ruled)} wrong on exactly one aspect"
+    )
     context.artifacts["rectified_dataset"] = folder / "negatives" / "dataset"
     context.record("rectified pairs (card)", folder / "rectify" / "README.md")
     context.record("pairs with negatives (dataset)", folder / "negatives" / "dataset")

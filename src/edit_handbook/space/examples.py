@@ -1,7 +1,7 @@
 """Example inputs for the Space, drawn from the synthetic generator when the app starts (no images committed).
 
-The pairs are the smoke captioner's own kind (moves and recolours of flat shapes), so the tiny captioner
-answers them sensibly too; each carries its reference instruction and a flawed one for the Rectify tab.
+The pairs are of two kinds the tiny captioner (the shipped captioner that sees) was trained on, moves and
+recolours of flat shapes, so it answers them sensibly too; each carries its reference instruction and a flawed one for the Rectify tab.
 """
 
 from __future__ import annotations

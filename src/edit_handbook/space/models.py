@@ -75,7 +75,7 @@ class LazyModel(Generic[T]):
 
 
 def captioner_path(name: str) -> str:
-    """The tiny name is the smoke SFT checkpoint (trained once on CPU, then cached); anything else is unchanged."""
+    """The tiny name is the shipped captioner that sees (`fixtures.SEE_CAPTIONER`); anything else is unchanged."""
     return resolve_model(name)
 
 

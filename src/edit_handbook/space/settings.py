@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from edit_handbook.fixtures import SMOKE_CAPTIONER as TINY_CAPTIONER  # the smoke SFT checkpoint
+from edit_handbook.fixtures import SEE_CAPTIONER as TINY_CAPTIONER  # the shipped captioner that sees
 from edit_handbook.fixtures import TUTORIAL_EDITOR as TINY_EDITOR  # the shipped tutorial editor (32 px edits)
 from edit_handbook.models.editor import (
     PAPER_GUIDANCE_SCALE,
