@@ -30,6 +30,7 @@ PACKAGE = Path(__file__).resolve().parent
 RECIPES = PACKAGE.parents[1] / "recipes" / "editcaption" / "smoke"
 SMOKE_RECIPE = RECIPES / "sft" / "config_smoke.yaml"
 SMOKE_DPO_RECIPE = RECIPES / "dpo" / "config_smoke.yaml"
+SEE_SFT_RECIPE = RECIPES.parent / "tiny-see" / "sft" / "config_caption.yaml"
 SEE_DPO_RECIPE = RECIPES.parent / "tiny-see" / "dpo" / "config_dpo.yaml"
 # Code whose changes change the trained checkpoint (not the whole package: unrelated edits must not retrain).
 _TRAINING_CODE = (
@@ -157,6 +158,17 @@ def see_captioner_checkpoint() -> Path:
 def see_captioner_scores() -> dict:
     """The shipped captioner's test-seed figures (`scores.json`: trained edit types, image size, blind control)."""
     return json.loads((see_captioner_checkpoint() / "scores.json").read_text())
+
+
+def see_captioner_pairs(count: int, seed: int | None = None):
+    """Synthetic pairs of the edit types and image size the shipped captioner was trained on. With no seed, the
+    first pairs of its SFT recipe's `dataset_seed`: its own first training pairs."""
+    import yaml
+
+    if seed is None:
+        seed = yaml.safe_load(SEE_SFT_RECIPE.read_text())["dataset_seed"]
+    card = see_captioner_scores()
+    return generate_dataset(count, seed=seed, image_size=card["image_size"], edit_types=card["trained_types"])
 
 
 register_tiny_model(TUTORIAL_EDITOR, tutorial_editor_checkpoint)

@@ -9,9 +9,8 @@ the checkpoint was shipped, less about two standard errors of a 96-pair rate.
 
 import pytest
 
-from edit_handbook.data.synthetic import generate_dataset
 from edit_handbook.evaluation.fresh_pairs import score_captioner
-from edit_handbook.fixtures import SEE_CAPTIONER, see_captioner_checkpoint, see_captioner_scores
+from edit_handbook.fixtures import SEE_CAPTIONER, see_captioner_checkpoint, see_captioner_pairs, see_captioner_scores
 from edit_handbook.models import load_vlm
 from edit_handbook.models.registry import resolve_model
 
@@ -31,11 +30,8 @@ BARS = {
 
 @pytest.fixture(scope="module")
 def fresh():
-    card = see_captioner_scores()
     model, processor = load_vlm(see_captioner_checkpoint())
-    types, size = card["trained_types"], card["image_size"]
-    pairs = generate_dataset(PAIRS, seed=card["test_seed"], image_size=size, edit_types=types)
-    return score_captioner(model, processor, pairs)
+    return score_captioner(model, processor, see_captioner_pairs(PAIRS, see_captioner_scores()["test_seed"]))
 
 
 def test_the_tiny_name_is_the_shipped_folder():

@@ -7,11 +7,9 @@ import json
 
 import torch
 
-from edit_handbook.data.synthetic import generate_dataset
 from edit_handbook.dpo import main as dpo_main
-from edit_handbook.editcaption.smoke_model import SEE_IMAGE_SIZE
 from edit_handbook.editcaption.study import benchmark_rates
-from edit_handbook.fixtures import SEE_DPO_RECIPE, see_captioner_checkpoint, training_pairs
+from edit_handbook.fixtures import SEE_DPO_RECIPE, see_captioner_checkpoint, see_captioner_pairs, training_pairs
 from edit_handbook.models import load_vlm
 
 from .context import DemoContext
@@ -30,9 +28,7 @@ def run(context: DemoContext) -> None:
         f"margin {last['rewards/margins']:.3f} (critical {last.get('rewards/margins/critical', float('nan')):.3f})"
     )
     pairs = training_pairs(SEE_DPO_RECIPE)
-    held_out = generate_dataset(
-        64, seed=context.seed + 2000, image_size=SEE_IMAGE_SIZE, edit_types=list(dict.fromkeys(pairs["edit_type"]))
-    )
+    held_out = see_captioner_pairs(64, context.seed + 2000)
     for label, folder in (("before DPO (SFT)", captioner), ("after HAE-DPO", output_dir)):
         model, processor = load_vlm(folder, dtype=torch.float32)
         for name, data in (("held-out", held_out), ("training", pairs)):

@@ -14,7 +14,7 @@ from edit_handbook.evaluation.configs import EditingEvaluationArguments
 from edit_handbook.evaluation.report import write_report
 from edit_handbook.evaluation.synthetic import evaluate_synthetic
 from edit_handbook.evaluation.synthetic_editing import evaluate_synthetic_editing
-from edit_handbook.fixtures import see_captioner_checkpoint, see_captioner_scores
+from edit_handbook.fixtures import see_captioner_checkpoint, see_captioner_pairs
 from edit_handbook.synth.backends import LocalBackend
 
 from .context import DemoContext
@@ -42,14 +42,11 @@ def write_real_edit_folder(folder: Path, seed: int) -> Path:
 def run(context: DemoContext) -> None:
     folder = context.output_dir / "evaluation"
     captioner = context.artifacts.get("captioner") or see_captioner_checkpoint()
-    card = see_captioner_scores()
-    types, size = card["trained_types"], card["image_size"]
     specs = [f"sft={captioner}"]
     if context.artifacts.get("dpo_captioner"):
         specs.append(f"dpo={context.artifacts['dpo_captioner']}")
-    pairs = generate_dataset(DEMO_PAIRS, seed=context.seed + 2000, image_size=size, edit_types=types)
-    # The first pairs of the SFT recipe's training seed (0) are among its training pairs.
-    training = generate_dataset(DEMO_PAIRS, seed=0, image_size=size, edit_types=types)
+    pairs = see_captioner_pairs(DEMO_PAIRS, context.seed + 2000)
+    training = see_captioner_pairs(DEMO_PAIRS)  # its own first training pairs
 
     def backend(spec):
         return LocalBackend.from_pretrained(spec.target, batch_size=16)

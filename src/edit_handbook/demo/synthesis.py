@@ -5,9 +5,8 @@ the edit types and image size the captioner was trained on (its `scores.json`), 
 from __future__ import annotations
 
 from edit_handbook.data import schema
-from edit_handbook.data.synthetic import generate_dataset
 from edit_handbook.evaluation.fresh_pairs import negative_from
-from edit_handbook.fixtures import see_captioner_checkpoint, see_captioner_scores
+from edit_handbook.fixtures import see_captioner_checkpoint, see_captioner_pairs
 from edit_handbook.synth.backends import LocalBackend
 from edit_handbook.synth.engine import run_task, save_result
 from edit_handbook.synth.tasks import make_task, negative_is_valid
@@ -21,10 +20,7 @@ DEMO_PAIRS = 16  # two full passes over CPU generation; enough for a rate, short
 def run(context: DemoContext) -> None:
     folder = context.output_dir / "synthesis"
     captioner = context.artifacts.get("captioner") or see_captioner_checkpoint()
-    card = see_captioner_scores()
-    pairs = generate_dataset(
-        DEMO_PAIRS, seed=context.seed + 3000, image_size=card["image_size"], edit_types=card["trained_types"]
-    )
+    pairs = see_captioner_pairs(DEMO_PAIRS, context.seed + 3000)
     backend = LocalBackend.from_pretrained(str(captioner), batch_size=8)
 
     rectify = make_task("rectify")
