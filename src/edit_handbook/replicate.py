@@ -43,14 +43,15 @@ class ReplicationArguments:
 
     output_dir: str = field(default="outputs/replication/editcaption", metadata={"help": "Study folder."})
     sft_recipe: str = field(
-        default="recipes/editcaption/smoke/sft/config_smoke.yaml",
-        metadata={"help": "SFT recipe of the captioner (trained once and cached) and of the training pairs."},
+        default="recipes/editcaption/tiny-see/sft/config_caption.yaml",
+        metadata={"help": "SFT recipe of the captioner: its training pairs (seed, size, edit types) give the data."},
     )
     sft_checkpoint: str | None = field(
-        default=None, metadata={"help": "Use this SFT checkpoint instead of training sft_recipe (same pairs)."}
+        default="tiny:see-captioner",
+        metadata={"help": "The SFT checkpoint made by sft_recipe (a folder or a tiny: name); null: train sft_recipe."},
     )
     dpo_recipe: str = field(
-        default="recipes/editcaption/smoke/dpo/config_smoke.yaml",
+        default="recipes/editcaption/tiny-see/dpo/config_dpo.yaml",
         metadata={"help": "DPO recipe every arm starts from (its margin and sampler settings are full HAE's)."},
     )
     dpo_args: list[str] = field(
@@ -122,13 +123,18 @@ def _prepare(args: ReplicationArguments, out: Path) -> dict:
     from edit_handbook.editcaption.preference_data import to_preference_examples
     from edit_handbook.fixtures import smoke_checkpoint
     from edit_handbook.models import load_vlm
+    from edit_handbook.models.registry import resolve_model
 
     sft = _recipe(args.sft_recipe)
     train_seed = sft.get("dataset_seed", 0)
     if train_seed in (args.test_seed, args.validation_seed):
         raise ValueError(f"the SFT training seed {train_seed} must differ from the test and validation seeds")
     shape = {"image_size": sft["dataset_synthetic_image_size"], "edit_types": sft.get("dataset_synthetic_edit_types")}
-    checkpoint = Path(args.sft_checkpoint) if args.sft_checkpoint else smoke_checkpoint(recipe=Path(args.sft_recipe))
+    checkpoint = (
+        Path(resolve_model(args.sft_checkpoint))
+        if args.sft_checkpoint
+        else smoke_checkpoint(recipe=Path(args.sft_recipe))
+    )
     model, processor = load_vlm(checkpoint, dtype=torch.float32)
     bench_seed = args.test_seed if args.benchmark == "test" else args.validation_seed
     bench = generate_dataset(args.test_pairs, seed=bench_seed, **shape)
@@ -233,6 +239,35 @@ def training_diagnostics(out: Path, arms: list[str], seeds: list[int]) -> dict:
     return table
 
 
+def hae_room(out: Path, args: ReplicationArguments) -> dict | None:
+    """`study.hae_spread` on the own-mistake training pairs with the DPO recipe's full-HAE settings."""
+    from edit_handbook.data.writer import load_shards
+    from edit_handbook.dpo import make_parser as dpo_parser
+    from edit_handbook.editcaption.hae_trainer import with_margins
+    from edit_handbook.editcaption.preference_data import to_preference_examples
+    from edit_handbook.editcaption.reference_pass import REF_GAP, attach_reference
+    from edit_handbook.editcaption.study import hae_spread
+
+    reference = out / "reference" / "own" / "train"
+    if not reference.is_dir():
+        return None
+    _, margin, sampler, *_ = dpo_parser().parse_args_and_config(
+        ["--config", args.dpo_recipe, "--output_dir", str(out / "hae_room"), *args.dpo_args]
+    )
+    rows = load_shards(reference)
+    examples = to_preference_examples(datasets.load_from_disk(str(out / "data" / "own")))
+    wanted = {row_id: k for k, row_id in enumerate(examples["id"])}
+    examples = attach_reference(examples.select([wanted[row_id] for row_id in rows["id"]]), rows)
+    _, margins = with_margins(examples, margin)
+    return hae_spread(
+        examples[REF_GAP],
+        margins,
+        temperature=sampler.sampler_temperature,
+        uniform_mix=sampler.sampler_uniform_mix,
+        eps=sampler.sampler_eps,
+    )
+
+
 def run_context(seconds: float) -> dict:
     """What every study report records about its run: commit, date, machine, threads, library versions, time."""
     from edit_handbook.hub.run_info import git_sha, package_versions
@@ -282,6 +317,7 @@ def run_study(args: ReplicationArguments) -> dict:
         for name, scores in {"sft": [sft_scores], **arms}.items()
     }
     context["training"] = training_diagnostics(out, args.arms, args.seeds)
+    context["hae_spread"] = hae_room(out, args)
     return write_report(out / f"report_{args.benchmark}" if args.benchmark != "test" else out, summary, context)
 
 

@@ -1,9 +1,10 @@
 """A CI-sized run of the EditCaption study (1 seed, plain DPO, small): DPO moves what it trains on, on fresh pairs.
 
-From the smoke SFT captioner, plain DPO on preference pairs of the captioner's own mistakes on training pairs;
-scored on fresh pairs (a seed used for nothing else). Asserted: the held-out preference accuracy of the reference
-over the model's own mistakes rises well above the SFT checkpoint's, and the held-out correct rate does not fall
-by more than TOLERANCE. Also: the report has every section, and a rerun reuses every finished arm.
+From the shipped captioner that sees (`tiny:see-captioner`, the study's default), plain DPO with the study's
+settings on preference pairs of the captioner's own mistakes on its training pairs; scored on fresh pairs (a seed
+used for nothing else). Asserted: the held-out preference accuracy of the reference over the model's own mistakes
+rises well above the SFT checkpoint's, and the held-out correct rate does not fall by more than TOLERANCE. Also:
+the report has every section (the HAE room diagnostic included), and a rerun reuses every finished arm.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def test_report_and_resume(study, monkeypatch):
     assert report["data"]["own_mistakes"]["rows"] > 0
     assert set(report["results"]["plain"]) >= {"critical", "correct", "critical_vs_sft", "preference_accuracy"}
     assert "seeds and items resampled" in (Path(args.output_dir) / "report.md").read_text()
+    spread = report["hae_spread"]
+    assert spread["pairs"] == report["data"]["own_mistakes"]["rows"]
+    assert 0 < spread["margin"]["min"] <= spread["margin"]["max"] and spread["sampler_max_over_min"] >= 1
 
     import edit_handbook.dpo
 

@@ -24,6 +24,9 @@ PAN = {"type": "pan", "direction": "left"}
         ("Pan the camera.", PAN, "minor", "viewpoint"),
         ("Pan the camera to the right.", PAN, "critical", "viewpoint"),
         ("Shift to the left.", PAN, "major", "viewpoint"),
+        ("Change the colour of the yellow square to blue.", PAN, "critical", "other"),  # another edit
+        ("Move the red circle to the left.", PAN, "critical", "other"),  # one object is not the view
+        ("Mirror it so it points left.", PAN, "critical", "other"),
         ("Change the.", MOVE, "critical", "other"),
         ("", PAN, "critical", "other"),
     ],

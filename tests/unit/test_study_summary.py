@@ -39,3 +39,20 @@ def test_rates_differences_and_preference_accuracy():
     assert summary["plain"]["reward_accuracy"]["pooled"].value == pytest.approx(3 / 4)
     table = markdown_table(summary)
     assert table.count("\n") == 4 and "| hae | 12.5% [" in table
+
+
+def test_hae_spread_by_hand():
+    import math
+
+    from edit_handbook.editcaption.study import hae_spread, hae_spread_line
+
+    gap = [0.5, -1.0, 0.2, -0.3]
+    margins = [0.0, 0.0, math.log(3), math.log(3)]  # sigmoid: 0.5, 0.5, 0.75, 0.75 -> q = 0.2, 0.2, 0.3, 0.3
+    spread = hae_spread(gap, margins, temperature=1.0, uniform_mix=0.5, eps=0.0)
+    assert spread["pairs"] == 4
+    assert spread["reference_prefers_mistake"] == pytest.approx(0.5)
+    assert spread["median_gap_nats_per_token"] == pytest.approx(-0.05)
+    assert spread["margin"] == pytest.approx({"min": 0.0, "mean": math.log(3) / 2, "max": math.log(3)})
+    assert spread["sampler_max_over_min"] == pytest.approx(0.275 / 0.225)  # p = 0.5 q + 0.5 / 4
+    assert "50%" in hae_spread_line(spread) and "1.22x" in hae_spread_line(spread)
+    assert hae_spread_line(None).startswith("Not measured")

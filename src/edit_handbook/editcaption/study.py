@@ -132,6 +132,26 @@ def summarise(
     return out
 
 
+def hae_spread(gap: np.ndarray, margins: np.ndarray, *, temperature: float, uniform_mix: float, eps: float) -> dict:
+    """How much room the HAE halves have to differ from plain DPO on a preference set.
+
+    `gap` is the reference's length-normalised r_i = lp(y_l) - lp(y_w) (> 0: it prefers the mistake), `margins`
+    the full-HAE m_i. The margin only matters against beta * delta, and the sampler only differs from uniform
+    as far as its first-epoch probabilities do (their max / min ratio).
+    """
+    from .hae import initial_scores, sampling_probabilities
+
+    gap, margins = np.asarray(gap, np.float64), np.asarray(margins, np.float64)
+    first = sampling_probabilities(initial_scores(margins), temperature=temperature, uniform_mix=uniform_mix, eps=eps)
+    return {
+        "pairs": int(gap.size),
+        "reference_prefers_mistake": float(np.mean(gap > 0)),
+        "median_gap_nats_per_token": float(np.median(gap)),
+        "margin": {"min": float(margins.min()), "mean": float(margins.mean()), "max": float(margins.max())},
+        "sampler_max_over_min": float(first.max() / first.min()),
+    }
+
+
 def _jsonable(value):
     if isinstance(value, Estimate):
         return value.to_dict()
@@ -208,6 +228,18 @@ def _num(value) -> str:
     return "-" if value is None else f"{float(value):.3f}"
 
 
+def hae_spread_line(spread: Mapping | None) -> str:
+    if not spread:
+        return "Not measured (no stored reference for the own-mistake pairs)."
+    m = spread["margin"]
+    return (
+        f"{spread['pairs']} pairs: the reference prefers the model's own mistake in "
+        f"{spread['reference_prefers_mistake']:.0%} (median gap {spread['median_gap_nats_per_token']:+.2f} nats per "
+        f"token); full-HAE margins m in [{m['min']:.2f}, {m['max']:.2f}], mean {m['mean']:.2f} (compare beta * delta "
+        f"above); first-epoch sampler probabilities differ by {spread['sampler_max_over_min']:.2f}x at most."
+    )
+
+
 def write_report(folder: Path, summary: Mapping, context: Mapping) -> dict:
     """report.json (context: commit, versions, threads, settings, data) + report.md + plot; returns the JSON."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -258,6 +290,10 @@ def write_report(folder: Path, summary: Mapping, context: Mapping) -> dict:
             for arm, seeds in context.get("training", {}).items()
             for seed, row in seeds.items()
         ],
+        "",
+        "## Room for the HAE halves (training pairs, before training)",
+        "",
+        hae_spread_line(context.get("hae_spread")),
         "",
         "## Data",
         "",

@@ -186,3 +186,7 @@ def _check_camera_shift(c: _Check, kind: str, camera_direction: str) -> None:
         c.direction(OPPOSITE[camera_direction], c.p.directions)
     else:
         c.require("direction", False, "viewpoint: says neither what the camera did nor how the content moved")
+        if c.p.shapes or c.p.actions - {kind, "move"}:  # "Change the colour of the square.": another edit
+            c.require(
+                "action", False, f"action: expected {kind}, found an edit of {c.p.shapes or sorted(c.p.actions)}"
+            )
