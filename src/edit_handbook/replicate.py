@@ -287,7 +287,8 @@ def study_context(args: ReplicationArguments, prepared: dict, seconds: float) ->
     return {
         **run_context(seconds),
         "design": (
-            f"One shared SFT checkpoint ({args.sft_checkpoint or prepared['checkpoint']}); seeds {args.seeds} vary the DPO runs only. "
+            f"One shared SFT checkpoint ({args.sft_checkpoint or prepared['checkpoint']}); "
+            f"seeds {args.seeds} vary the DPO runs only. "
             f"Benchmark: {args.test_pairs} fresh pairs ({args.benchmark} seed {prepared['summary']['benchmark_seed']})."
         ),
         "settings": asdict(args),
