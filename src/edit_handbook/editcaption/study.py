@@ -229,6 +229,7 @@ def _num(value) -> str:
 
 
 def hae_spread_line(spread: Mapping | None) -> str:
+    """The report's one-sentence reading of `hae_spread` (None: the study had no stored reference to measure)."""
     if not spread:
         return "Not measured (no stored reference for the own-mistake pairs)."
     m = spread["margin"]
