@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Evaluate captioners (judge, exact checker) or an editor (Real-Edit); write report.json, report.md, plots.",
     ),
     "generate": ("edit_handbook.generate:main", "Write synthetic edit pairs (the embedded default)."),
+    "pretrain-vision": (
+        "edit_handbook.pretrain_vision:main",
+        "Stage 0 of the captioner that sees: pre-train a tiny VLM's vision tower to name every object per image token.",
+    ),
     "push": (
         "edit_handbook.hub.push:main",
         "Publish a captioner, an editor, a dataset folder or the Space to the Hub, with complete cards.",
@@ -73,6 +77,7 @@ RECIPE_PARSERS: dict[str, str] = {
     "superedit/replication": "edit_handbook.replicate_superedit:make_parser",
     "synthesize": "edit_handbook.synthesize:make_parser",
     "train": "edit_handbook.train_superedit:make_parser",
+    "vision": "edit_handbook.pretrain_vision:make_parser",
     "tutorial": "edit_handbook.tutorial_editor:make_parser",
 }
 

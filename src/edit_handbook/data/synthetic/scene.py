@@ -137,14 +137,19 @@ def _pattern_mask(pattern: str, size: int) -> Image.Image:
     return mask
 
 
+def placement(obj: Shape, camera: Camera, size: int) -> tuple[float, float, float]:
+    """Where `obj` is drawn in a `size`-pixel image seen through `camera`: centre x, centre y and radius, in pixels."""
+    cx = ((obj.x - camera.x) * camera.zoom + 0.5) * size
+    cy = ((obj.y - camera.y) * camera.zoom + 0.5) * size
+    return cx, cy, RADIUS[obj.size] * camera.zoom * size
+
+
 def render(scene: Scene, size: int = 256) -> Image.Image:
     """Draw the scene as seen by its camera (RGB, `size` x `size`)."""
     image = Image.new("RGB", (size, size), BACKGROUND)
     cam = scene.camera
     for obj in scene.objects:
-        cx = ((obj.x - cam.x) * cam.zoom + 0.5) * size
-        cy = ((obj.y - cam.y) * cam.zoom + 0.5) * size
-        r = RADIUS[obj.size] * cam.zoom * size
+        cx, cy, r = placement(obj, cam, size)
         box = (max(0, int(cx - r)), max(0, int(cy - r)), min(size, int(cx + r) + 1), min(size, int(cy + r) + 1))
         if box[0] >= box[2] or box[1] >= box[3]:
             continue  # outside the frame
