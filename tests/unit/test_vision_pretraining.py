@@ -89,3 +89,8 @@ def test_heads_loss_is_the_sum_of_per_attribute_cross_entropies(see_vlm):
         expected += -torch.log_softmax(logits[mask], -1).gather(1, wanted[mask][:, None]).mean()
     torch.testing.assert_close(output["loss"], expected)
     assert output["logits"]["shape"].shape == (len(images), 16, len(ATTRIBUTES["shape"]))
+
+
+def test_unknown_edit_types_are_named():
+    with pytest.raises(ValueError, match="scene_edit_types: unknown \\['spin'\\]"):
+        SceneImages(2, seed=0, image_size=128, grid=(4, 4), edit_types=["move", "spin"])

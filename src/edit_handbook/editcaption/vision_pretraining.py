@@ -61,6 +61,9 @@ class SceneImages(torch.utils.data.Dataset):
     ):
         self.num_pairs, self.seed, self.image_size, self.grid = num_pairs, seed, image_size, grid
         self.edit_types = tuple(edit_types or EDIT_TYPES)
+        unknown = sorted(set(self.edit_types) - set(EDIT_TYPES))
+        if unknown:
+            raise ValueError(f"scene_edit_types: unknown {unknown}; choose from {', '.join(EDIT_TYPES)}")
 
     def __len__(self) -> int:
         return 2 * self.num_pairs
