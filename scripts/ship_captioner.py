@@ -117,6 +117,7 @@ for the project's synthetic pairs.
 
 ## How it was made
 
+    edit-handbook pretrain-vision --config recipes/editcaption/tiny-see/vision/config_vision.yaml
     edit-handbook sft --config recipes/editcaption/tiny-see/sft/config_describe.yaml
     edit-handbook sft --config recipes/editcaption/tiny-see/sft/config_caption.yaml
     edit-handbook sft --config recipes/editcaption/tiny-see/sft/config_caption.yaml --dataset_shuffle_images true \\
