@@ -1,10 +1,10 @@
 """The shipped captioner that sees (`tiny:see-captioner`), rescored on fresh pairs of the test seed.
 
 The checkpoint was made by the tiny-see recipe (recipes/editcaption/tiny-see) and `scripts/ship_captioner.py`,
-which recorded its figures on 256 pairs of the test seed in `scores.json`. This test rescores the weights as
-shipped on the first 96 of those pairs by the exact checker, so a change to loading, prompting or generation that
-stops the captioner from reading its images fails here. Each bar is the figure measured on these 96 pairs when
-the checkpoint was shipped, less about two standard errors of a 96-pair rate.
+which recorded its figures on 256 pairs of the test seed (and its blind control's) in `scores.json`. This test
+rescores the weights as shipped on those same pairs by the exact checker (greedy decoding: about 10 s), so a
+change to loading, prompting or generation that stops the captioner from reading its images fails here, and the
+card's figures are the ones the weights give.
 """
 
 import pytest
@@ -15,31 +15,44 @@ from edit_handbook.models import load_vlm
 from edit_handbook.models.registry import resolve_model
 
 
-PAIRS = 96
-# Measured on these 96 pairs when shipped: 41.7% overall (orientation 18.8%, viewpoint 84.4%, attribute 21.9% of
-# 32 each), rectified 90.6%, negatives 90.6%. The blind control (256 pairs, scores.json): 9.4% overall, rectified 82.0%.
-BARS = {
-    "checker_accuracy": 0.30,
-    "checker_accuracy/orientation": 0.05,
-    "checker_accuracy/viewpoint": 0.70,
-    "checker_accuracy/attribute": 0.07,
-    "rectified_correct_rate": 0.84,
-    "negative_valid_rate": 0.84,
-}
+# Issue 12's targets on fresh test-seed pairs, where the shipped checkpoint meets them. Measured when shipped
+# (256 pairs): 64.1% overall, viewpoint 87.2%, attribute 76.2%, orientation 29.1%; blind control 8.2 / 24.4 / 0.0 /
+# 0.0%; rectified 93.0%, negatives 93.0%. Orientation misses its 50% target (move 23%, mirror 35%: README), so its
+# bar only guards the measured figure: 29.1% of 86 pairs less about two standard errors.
+TARGETS = {"checker_accuracy": 0.60, "checker_accuracy/viewpoint": 0.50, "checker_accuracy/attribute": 0.50}
+TARGETS |= {"checker_accuracy/orientation": 0.19, "rectified_correct_rate": 0.50, "negative_valid_rate": 0.80}
+ABOVE_BLIND = 0.25  # points above the blind control, overall and per failure mode that meets its target
+REPRODUCED = 0.02  # rescoring may differ from the card by this much (float reductions can flip a greedy token)
 
 
 @pytest.fixture(scope="module")
-def fresh():
+def recorded():
+    return see_captioner_scores()
+
+
+@pytest.fixture(scope="module")
+def fresh(recorded):
     model, processor = load_vlm(see_captioner_checkpoint())
-    return score_captioner(model, processor, see_captioner_pairs(PAIRS, see_captioner_scores()["test_seed"]))
+    pairs = see_captioner_pairs(recorded["captioner"]["trained_types"]["pairs"], recorded["test_seed"])
+    return score_captioner(model, processor, pairs)
 
 
 def test_the_tiny_name_is_the_shipped_folder():
     assert resolve_model(SEE_CAPTIONER) == str(see_captioner_checkpoint())
 
 
-def test_shipped_captioner_on_fresh_test_seed_pairs(fresh):
+def test_shipped_captioner_reproduces_its_card(fresh, recorded):
     print({key: value for key, value in fresh.items() if key != "examples"})
+    card = recorded["captioner"]["trained_types"]
+    for key, value in card.items():
+        if key.startswith(("checker_accuracy", "rectified", "negative")):
+            assert abs(fresh[key] - value) <= REPRODUCED, (key, fresh[key], value)
+
+
+def test_shipped_captioner_meets_the_targets_on_fresh_test_seed_pairs(fresh, recorded):
+    blind = recorded["blind_control"]["trained_types"]
     assert fresh["answered_rate"] == 1.0
-    for key, bar in BARS.items():
+    for key, bar in TARGETS.items():
         assert fresh[key] >= bar, (key, fresh[key], bar)
+    for key in ("checker_accuracy", "checker_accuracy/viewpoint", "checker_accuracy/attribute"):
+        assert fresh[key] >= blind[key] + ABOVE_BLIND, (key, fresh[key], blind[key])
