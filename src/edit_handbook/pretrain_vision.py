@@ -2,9 +2,9 @@
 
     edit-handbook pretrain-vision --config recipes/editcaption/tiny-see/vision/config_vision.yaml
 
-Every merged image token whose cell holds an object's centre learns to name that object's shape, colour, size and
-pattern (one linear head each, `editcaption.vision_pretraining`). The output folder is the whole VLM with the
-trained tower and its processor, ready for `edit-handbook sft`; the heads are dropped. Held-out token accuracy on
+Every merged image token whose cell holds an object's centre learns to name that object's shape, colour, size,
+pattern and, for arrows, heading (one linear head each, `editcaption.vision_pretraining`). The output folder is
+the whole VLM with the trained tower and its processor, ready for `edit-handbook sft`; the heads are dropped. Held-out token accuracy on
 fresh scenes of `eval_seed` is printed every `eval_every` steps and written to `vision_scores.json`.
 """
 

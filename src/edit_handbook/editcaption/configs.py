@@ -40,7 +40,8 @@ class CaptionerScriptArguments(DataArguments, CheckpointRevisionArguments):
     freeze_vision_tower: bool = field(
         default=False,
         metadata={
-            "help": "Train only the language side (and the merger); with LoRA, no adapters in the vision tower."
+            "help": "Train only the language side: the vision tower, its patch merger and deepstack mergers "
+            "included, keeps its weights; with LoRA, no adapters in the vision tower."
         },
     )
     stop_at_checker_accuracy: float | None = field(

@@ -19,22 +19,26 @@ from transformers import TrainerCallback
 
 from edit_handbook.data.synthetic import EDIT_TYPES, pair_scenes
 from edit_handbook.data.synthetic.scene import Scene, placement, render
-from edit_handbook.data.synthetic.vocabulary import COLOURS, PATTERNS, SHAPES, SIZES
+from edit_handbook.data.synthetic.vocabulary import COLOURS, HEADINGS, PATTERNS, SHAPES, SIZES
 
 
-# What each merged token is taught to name, about the object whose centre lies in its cell.
+# What each merged token is taught to name, about the object whose centre lies in its cell. Heading (which way an
+# arrow points) is labelled on arrows only: mirror and rotate edits change nothing else.
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "shape": tuple(SHAPES),
     "colour": tuple(COLOURS),
     "size": tuple(SIZES),
     "pattern": tuple(PATTERNS),
+    "heading": tuple(HEADINGS),
 }
-IGNORE = -100  # cells with no object centre (or two): no loss, as in transformers' labels
+ONLY_FOR = {"heading": "arrow"}  # attribute -> the one shape it is labelled on
+IGNORE = -100  # cells with no object centre (or two), headings of non-arrows: no loss, as in transformers' labels
 
 
 def token_labels(scene: Scene, image_size: int, grid: tuple[int, int]) -> torch.Tensor:
     """(attributes, cells) class indices, row-major over the `grid` of merged tokens; IGNORE where no object
-    centre is drawn in a cell, or where two are (the token could mean either)."""
+    centre is drawn in a cell, or where two are (the token could mean either), and for an attribute the cell's
+    object does not show (`ONLY_FOR`)."""
     rows, columns = grid
     labels = torch.full((len(ATTRIBUTES), rows * columns), IGNORE)
     seen: set[int] = set()
@@ -48,7 +52,8 @@ def token_labels(scene: Scene, image_size: int, grid: tuple[int, int]) -> torch.
             continue
         seen.add(cell)
         for k, (name, values) in enumerate(ATTRIBUTES.items()):
-            labels[k, cell] = values.index(getattr(obj, name))
+            if ONLY_FOR.get(name, obj.shape) == obj.shape:
+                labels[k, cell] = values.index(getattr(obj, name))
     return labels
 
 
@@ -112,9 +117,11 @@ class VisionTowerHeads(nn.Module):
         logits = {name: head(tokens) for name, head in self.heads.items()}
         output = {"logits": logits}
         if labels is not None:
+            # An attribute with no labelled token in the batch (no arrow drawn) adds nothing, not a NaN mean.
             output["loss"] = sum(
                 nn.functional.cross_entropy(logits[name].flatten(0, 1), labels[:, k].flatten(), ignore_index=IGNORE)
                 for k, name in enumerate(ATTRIBUTES)
+                if (labels[:, k] != IGNORE).any()
             )
         return output
 
@@ -124,18 +131,18 @@ def token_accuracy(model: VisionTowerHeads, images: SceneImages, collator, batch
     """Per attribute, the share of labelled tokens whose head names it right."""
     was_training = model.training
     model.eval()
-    hits, total = torch.zeros(len(ATTRIBUTES)), 0
+    hits, totals = torch.zeros(len(ATTRIBUTES)), torch.zeros(len(ATTRIBUTES))
     device = next(model.parameters()).device
     for start in range(0, len(images), batch_size):
         batch = collator([images[i] for i in range(start, min(start + batch_size, len(images)))])
         labels = batch.pop("labels").to(device)
         logits = model(**{key: value.to(device) for key, value in batch.items()})["logits"]
-        mask = labels[:, 0] != IGNORE
         for k, name in enumerate(ATTRIBUTES):
+            mask = labels[:, k] != IGNORE
             hits[k] += (logits[name].argmax(-1)[mask] == labels[:, k][mask]).sum().item()
-        total += int(mask.sum())
+            totals[k] += int(mask.sum())
     model.train(was_training)
-    return {name: hits[k].item() / max(total, 1) for k, name in enumerate(ATTRIBUTES)}
+    return {name: hits[k].item() / max(totals[k].item(), 1) for k, name in enumerate(ATTRIBUTES)}
 
 
 class HeldOutTokenAccuracy(TrainerCallback):
