@@ -14,11 +14,11 @@ import logging
 import sys
 
 from transformers import set_seed
-from trl import ModelConfig, SFTConfig, SFTTrainer
+from trl import ModelConfig, SFTConfig
 
 from edit_handbook.distributed import leave_process_group
 from edit_handbook.editcaption.configs import SFTScriptArguments
-from edit_handbook.editcaption.modeling import captioner_peft_config, load_captioner
+from edit_handbook.editcaption.modeling import CaptionerSFTTrainer, captioner_peft_config, load_captioner
 from edit_handbook.editcaption.sft_data import checker_callback, load_sft_datasets
 from edit_handbook.hub.revisions import checkpoint_revision_callbacks
 from edit_handbook.models.acceleration import apply_liger_kernels, resolve_trainer_speedups
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if script_args.stop_at_checker_accuracy is not None or script_args.checker_eval_seed is not None:
         callbacks.append(checker_callback(script_args, processor))
-    trainer = SFTTrainer(
+    trainer = CaptionerSFTTrainer(
         model=model,
         args=training_args,
         train_dataset=train_dataset,
@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         processing_class=processor,
         peft_config=captioner_peft_config(model_args, freeze_vision_tower=script_args.freeze_vision_tower),
         callbacks=callbacks,
+        vision_tower_lr_scale=script_args.vision_tower_lr_scale,
     )
 
     # 6. Train (resuming from the last checkpoint in output_dir if there is one).

@@ -1,4 +1,5 @@
-"""`sft.py` end to end on tiny models (CPU): full fine-tuning with both tasks, resume, LoRA, 2 processes."""
+"""`sft.py` end to end on tiny models (CPU): full fine-tuning with both tasks, resume, LoRA, a slower vision tower,
+2 processes."""
 
 import json
 from pathlib import Path
@@ -153,6 +154,18 @@ def test_lora_with_frozen_vision_tower(tiny_small_vocab_qwen3_vl_path, tmp_path,
     base, processor = load_vlm(tiny_small_vocab_qwen3_vl_path, dtype=torch.float32)
     model = PeftModel.from_pretrained(base, out)
     assert len(describe_edit(model, processor, pairs["source_image"][:2], pairs["target_image"][:2])) == 2
+
+
+def test_vision_tower_lr_scale_slows_only_the_tower(tiny_small_vocab_qwen3_vl_path, tmp_path):
+    out = tmp_path / "slow-tower"
+    main(_args(tiny_small_vocab_qwen3_vl_path, out, "--vision_tower_lr_scale", "1e-4", "--max_steps", "2"))
+    before = load_vlm(tiny_small_vocab_qwen3_vl_path, dtype=torch.float32)[0].state_dict()
+    after = load_vlm(out, dtype=torch.float32)[0].state_dict()
+    moved = {name: (after[name] - before[name]).abs().max().item() for name in before}
+    tower = max(value for name, value in moved.items() if ".visual." in name)
+    rest = max(value for name, value in moved.items() if ".visual." not in name)
+    # Adam moves a weight by about lr per step: 1e-3 for the language model, 1e-7 for the tower.
+    assert rest > 1e-4 and tower < 1e-5, (rest, tower)
 
 
 def test_two_process_cpu_launch(tiny_small_vocab_qwen3_vl_path, tmp_path):

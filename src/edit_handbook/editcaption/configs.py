@@ -108,6 +108,23 @@ class SFTScriptArguments(CaptionerScriptArguments):
     max_rectify_clip_tokens: int = field(
         default=77, metadata={"help": "Longest 'rectify' answer in CLIP tokens (SuperEdit: CLIP's 77)."}
     )
+    vision_tower_lr_scale: float = field(
+        default=1.0,
+        metadata={
+            "help": "The vision tower (with its mergers) trains at learning_rate times this, the rest at "
+            "learning_rate: below 1 it keeps more of what a pretrained tower encodes. 0 is freeze_vision_tower."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.vision_tower_lr_scale <= 1:
+            raise ValueError(
+                f"vision_tower_lr_scale {self.vision_tower_lr_scale}: give a value in (0, 1], "
+                "or freeze_vision_tower: true to keep the tower fixed"
+            )
+        if self.freeze_vision_tower and self.vision_tower_lr_scale != 1:
+            raise ValueError("vision_tower_lr_scale has no effect with freeze_vision_tower: true; drop one of them")
 
 
 # EditCaption stage 2, HAE-DPO (docs/method.md section 1). The paper's formula and constants are not public: every

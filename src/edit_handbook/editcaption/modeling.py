@@ -1,5 +1,5 @@
-"""Loading the instruction writer for training: named tiny models (`models.registry`), vision-tower freezing, LoRA
-targets.
+"""Loading the instruction writer for training: named tiny models (`models.registry`), vision-tower freezing or a
+lower learning rate for it, LoRA targets.
 
 Kept out of `sft.py` (and shared with `dpo.py`) so the scripts stay a list of steps.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from peft import LoraConfig
 from transformers import PreTrainedModel, ProcessorMixin
-from trl import ModelConfig, get_peft_config
+from trl import ModelConfig, SFTTrainer, get_peft_config
 
 from edit_handbook.editcaption import smoke_model  # noqa: F401  (registers the smoke model's name)
 from edit_handbook.models import load_vlm
@@ -55,6 +55,41 @@ def load_captioner(
     if freeze_vision_tower:
         vision_tower(model).requires_grad_(False)
     return model, processor
+
+
+def scale_vision_tower_lr(optimizer: torch.optim.Optimizer, model: PreTrainedModel, scale: float) -> None:
+    """Split each of `optimizer`'s param groups (before its first step) into the rest, unchanged, and the vision
+    tower's parameters at `lr * scale`. A learning-rate scheduler built afterwards keeps the ratio: it scales every
+    group's initial lr by the same factor."""
+    in_tower = {id(p) for p in vision_tower(model).parameters()}
+    groups = []
+    for group in optimizer.param_groups:
+        options = {key: value for key, value in group.items() if key != "params"}
+        rest = [p for p in group["params"] if id(p) not in in_tower]
+        tower = [p for p in group["params"] if id(p) in in_tower]
+        groups += [{**options, "params": rest}] if rest else []
+        groups += [{**options, "params": tower, "lr": options["lr"] * scale}] if tower else []
+    optimizer.param_groups.clear()
+    for group in groups:
+        optimizer.add_param_group(group)
+
+
+class CaptionerSFTTrainer(SFTTrainer):
+    """TRL's SFTTrainer, whose optimizer can give the vision tower a lower learning rate (`vision_tower_lr_scale`).
+
+    Done in `create_optimizer`, where transformers builds its param groups, so it holds under DeepSpeed too (which
+    forbids passing an optimizer in)."""
+
+    def __init__(self, *args, vision_tower_lr_scale: float = 1.0, **kwargs):
+        self.vision_tower_lr_scale = vision_tower_lr_scale
+        super().__init__(*args, **kwargs)
+
+    def create_optimizer(self, model=None):
+        fresh = self.optimizer is None
+        optimizer = super().create_optimizer(model)
+        if fresh and self.vision_tower_lr_scale != 1:
+            scale_vision_tower_lr(optimizer, self.model if model is None else model, self.vision_tower_lr_scale)
+        return optimizer
 
 
 def captioner_peft_config(model_args: ModelConfig, *, freeze_vision_tower: bool) -> LoraConfig | None:
