@@ -112,7 +112,7 @@ class SFTScriptArguments(CaptionerScriptArguments):
         default=1.0,
         metadata={
             "help": "The vision tower (with its mergers) trains at learning_rate times this, the rest at "
-            "learning_rate: below 1 it keeps more of what a pretrained tower encodes. 0 is freeze_vision_tower."
+            "learning_rate: below 1 it keeps more of what a pretrained tower encodes (for 0 use freeze_vision_tower)."
         },
     )
 

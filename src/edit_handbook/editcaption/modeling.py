@@ -77,8 +77,9 @@ def scale_vision_tower_lr(optimizer: torch.optim.Optimizer, model: PreTrainedMod
 class CaptionerSFTTrainer(SFTTrainer):
     """TRL's SFTTrainer, whose optimizer can give the vision tower a lower learning rate (`vision_tower_lr_scale`).
 
-    Done in `create_optimizer`, where transformers builds its param groups, so it holds under DeepSpeed too (which
-    forbids passing an optimizer in)."""
+    Done in `create_optimizer`, where transformers builds its param groups: passing an optimizer in is refused
+    under DeepSpeed, while transformers' DeepSpeed set-up calls `create_optimizer` when the DeepSpeed config names
+    no optimizer (read in its source; not run under ZeRO-3 here)."""
 
     def __init__(self, *args, vision_tower_lr_scale: float = 1.0, **kwargs):
         self.vision_tower_lr_scale = vision_tower_lr_scale
