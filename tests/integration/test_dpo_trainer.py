@@ -236,7 +236,7 @@ def test_reference_pass_resumes_after_a_crash_keeping_every_row_once(
     assert list(resumed["id"]) == list(examples["id"])
     assert len(set(load_shards(tmp_path / "resumed")["id"])) == len(list_shards(tmp_path / "resumed")) * 2 == 4
     assert resumed["ref_chosen_logps"] == pytest.approx(list(complete["ref_chosen_logps"]), abs=1e-6)
-    with pytest.raises(ValueError, match="holds rows of another job"):
+    with pytest.raises(ValueError, match="holds rows of another job.*--reference_overwrite true"):
         run_reference_pass(model, processor, examples, tmp_path / "resumed", fingerprint="other")
 
 

@@ -196,6 +196,7 @@ class ShardedWriter:
             `PartialState` (which also synchronizes opening); give both for plain multi-process use.
         overwrite: delete this folder's shards and metadata first (rank 0 does it). With explicit ranks
             there is no barrier, so other ranks must open after rank 0.
+        overwrite_flag: how the user's command line says `overwrite`, named in the error for another job's folder.
         redo: `redo(shard table) -> one bool per row`; rows it marks are removed from their shard when the
             writer opens (rank 0 does it), so they are pending again.
         redo_columns: the columns `redo` reads; only those are read from shards with nothing to redo (a shard
@@ -213,6 +214,7 @@ class ShardedWriter:
         rank: int | None = None,
         world_size: int | None = None,
         overwrite: bool = False,
+        overwrite_flag: str = "--overwrite true",
         redo: Callable[[pa.Table], Sequence[bool]] | None = None,
         redo_columns: Sequence[str] | None = None,
     ) -> None:
@@ -233,6 +235,7 @@ class ShardedWriter:
         self.fingerprint = fingerprint
         self.id_column = id_column
         self.shard_size = shard_size
+        self.overwrite_flag = overwrite_flag
         self.rank = rank
         self.world_size = world_size
         self._buffer: list[dict[str, Any]] = []
@@ -287,8 +290,7 @@ class ShardedWriter:
             raise ValueError(
                 f"{self.output_dir} holds rows of another job: its fingerprint is {found['fingerprint']!r}, "
                 f"this job's is {self.fingerprint!r} (another model, task setting, prompt or data). Use a new output folder, or "
-                "pass overwrite=True (`--overwrite true`) to "
-                "delete the old rows."
+                f"pass overwrite=True (`{self.overwrite_flag}`) to delete the old rows."
             )
         if found["id_column"] != self.id_column or found["features"] != wanted["features"]:
             raise ValueError(

@@ -18,9 +18,10 @@ from .context import DemoContext
 def run(context: DemoContext) -> None:
     captioner = context.artifacts.get("captioner") or see_captioner_checkpoint()
     output_dir = context.output_dir / "dpo"
-    dpo_main(
-        ["--config", str(SEE_DPO_RECIPE), "--model_name_or_path", str(captioner), "--output_dir", str(output_dir)]
-    )
+    # The demo owns its folder and retrains every run: recompute the reference too, so that a new shipped
+    # captioner (after a pull) never meets the previous one's stored log-probs.
+    arguments = ["--config", str(SEE_DPO_RECIPE), "--model_name_or_path", str(captioner)]
+    dpo_main([*arguments, "--output_dir", str(output_dir), "--reference_overwrite", "true"])
     history = json.loads((output_dir / "trainer_state.json").read_text())["log_history"]
     last = [entry for entry in history if "rewards/accuracies" in entry][-1]
     print(

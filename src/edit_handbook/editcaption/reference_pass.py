@@ -180,7 +180,12 @@ def run_reference_pass(
         fused_log_probs(model),
         prefix_sharing_hooks(model, enabled=sharing),
         ShardedWriter(
-            output_dir, ROW_FEATURES, fingerprint=fingerprint, shard_size=shard_size, overwrite=overwrite
+            output_dir,
+            ROW_FEATURES,
+            fingerprint=fingerprint,
+            shard_size=shard_size,
+            overwrite=overwrite,
+            overwrite_flag="--reference_overwrite true",
         ) as writer,
         _forward_model(model, batch_size) as forward_model,
     ):
