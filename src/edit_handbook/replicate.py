@@ -35,6 +35,7 @@ ARMS = {
     "plain_flawed": ["--margin_gamma", "0", "--hard_example_sampler", "false"],  # on the flawed instructions
 }
 FLAWED_ARMS = ("plain_flawed",)
+STAMP = "study.json"  # what the cached data and arms in a study folder were made from
 
 
 @dataclass
@@ -116,6 +117,45 @@ def cached_json(path: Path, make):
     return value
 
 
+def study_stamp(args: ReplicationArguments, checkpoint: Path, sft: dict) -> dict:
+    """Everything the cached data, SFT scores and arms depend on; arms, seeds and resamples may change freely."""
+    import hashlib
+
+    from edit_handbook.editcaption.reference_pass import model_fingerprint
+
+    keys = ("dataset_seed", "dataset_synthetic_image_size", "dataset_synthetic_edit_types")
+    return {
+        "sft_checkpoint": model_fingerprint(checkpoint),
+        "training_pairs": {key: sft.get(key) for key in keys},
+        "preference_data": [args.preference_pairs, args.preference_samples, args.preference_temperature],
+        "benchmark": [args.test_pairs, args.test_seed, args.validation_seed, args.held_out_samples],
+        "dpo_recipe": hashlib.sha256(Path(args.dpo_recipe).read_bytes()).hexdigest(),
+        "dpo_args": list(args.dpo_args),
+    }
+
+
+def check_stamp(out: Path, stamp: dict) -> None:
+    """Refuse to resume a study folder made from another captioner, data or DPO recipe (after a pull that ships a
+    new checkpoint, say): its cached preference pairs, scores and arms would silently mix with this run's."""
+    path = out / STAMP
+    if path.is_file():
+        found = json.loads(path.read_text())
+        changed = sorted(key for key in stamp.keys() | found.keys() if found.get(key) != stamp.get(key))
+        if changed:
+            raise ValueError(
+                f"{out} holds a study made with another {', '.join(changed)}: its cached data and arms would mix "
+                f"with this run's. Use a new output_dir (`--output_dir`), or delete {out} to start over."
+            )
+        return
+    if out.is_dir() and any(out.iterdir()):
+        raise ValueError(
+            f"{out} holds files but no {STAMP} (a study made before studies were stamped, or another job): what "
+            f"made them cannot be checked. Use a new output_dir (`--output_dir`), or delete {out} to start over."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(stamp, indent=2) + "\n")
+
+
 def _prepare(args: ReplicationArguments, out: Path) -> dict:
     """SFT checkpoint, benchmark pairs, preference data (own mistakes, flawed) and held-out pairs; cached."""
     from edit_handbook.data.synthetic import generate_dataset, preference_pairs
@@ -135,6 +175,7 @@ def _prepare(args: ReplicationArguments, out: Path) -> dict:
         if args.sft_checkpoint
         else smoke_checkpoint(recipe=Path(args.sft_recipe))
     )
+    check_stamp(out, study_stamp(args, checkpoint, sft))
     model, processor = load_vlm(checkpoint, dtype=torch.float32)
     bench_seed = args.test_seed if args.benchmark == "test" else args.validation_seed
     bench = generate_dataset(args.test_pairs, seed=bench_seed, **shape)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from edit_handbook.replicate import ReplicationArguments, run_study
+from edit_handbook.replicate import STAMP, ReplicationArguments, run_study
 
 
 # Measured here (2026-12-03, the captioner shipped that day: 76.6% on its test pairs, alone on 2 cores): preference
@@ -66,6 +66,7 @@ def test_report_and_resume(study, monkeypatch):
     assert report["data"]["own_mistakes"]["rows"] > 0
     assert set(report["results"]["plain"]) >= {"critical", "correct", "critical_vs_sft", "preference_accuracy"}
     assert "seeds and items resampled" in (Path(args.output_dir) / "report.md").read_text()
+    assert json.loads((Path(args.output_dir) / STAMP).read_text())["dpo_args"] == args.dpo_args
     spread = report["hae_spread"]
     assert spread["pairs"] == report["data"]["own_mistakes"]["rows"]
     assert 0 < spread["margin"]["min"] <= spread["margin"]["max"] and spread["sampler_max_over_min"] >= 1
