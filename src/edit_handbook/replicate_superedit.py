@@ -25,7 +25,7 @@ from pathlib import Path
 
 from accelerate.state import AcceleratorState, GradientState
 
-from edit_handbook.replicate import cached_json, run_context
+from edit_handbook.replicate import cached_json, check_stamp, run_context
 from edit_handbook.script_utils import LOG_FORMAT, ScriptParser, run_reporting_errors
 
 
@@ -126,6 +126,22 @@ def run_arm(arm: str, seed: int, args: SuperEditReplicationArguments, out: Path,
     return cached_json(folder / "scores.json", score)
 
 
+def study_stamp(args: SuperEditReplicationArguments, base: str) -> dict:
+    """Everything the cached arms depend on (the recipe, the base's weights, the arms' and the test's settings)."""
+    import hashlib
+
+    from edit_handbook.editcaption.reference_pass import model_fingerprint
+
+    parts = sorted(part for part in Path(base).iterdir() if (part / "config.json").is_file())
+    return {
+        "recipe": hashlib.sha256(Path(args.recipe).read_bytes()).hexdigest(),
+        "recipe_args": list(args.recipe_args),
+        "base": {part.name: model_fingerprint(part) for part in parts},
+        "arms": [args.noisy_share, args.triplet_start_fraction],
+        "benchmark": [args.test_pairs_per_type, args.test_seed, args.test_steps],
+    }
+
+
 def run_study(args: SuperEditReplicationArguments) -> dict:
     from edit_handbook.fixtures import tutorial_editor_checkpoint
     from edit_handbook.superedit.study import summarise, write_report
@@ -133,6 +149,7 @@ def run_study(args: SuperEditReplicationArguments) -> dict:
     start = time.perf_counter()
     out = Path(args.output_dir)
     base = args.base or str(tutorial_editor_checkpoint())
+    check_stamp(out, study_stamp(args, base))
     arms = {arm: [run_arm(arm, seed, args, out, base) for seed in args.seeds] for arm in args.arms}
     summary = summarise(arms, num_resamples=args.num_resamples)
     configs = arm_configs(args.arms[0], args.seeds[0], args, out / "unused", base)

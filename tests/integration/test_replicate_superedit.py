@@ -5,6 +5,7 @@ Learning is checked elsewhere (`test_tutorial_editor_learning.py`); at this size
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -79,3 +80,10 @@ def test_rerun_reuses_every_finished_arm(study, monkeypatch, capsys):
     config.write_text(json.dumps({**vars(args), "num_resamples": 20}))  # YAML accepts JSON
     assert replicate_main(["superedit", "--config", str(config)]) == 0
     assert "# SuperEdit study" in capsys.readouterr().out
+
+
+def test_rerun_with_another_benchmark_is_refused_before_any_work(study, monkeypatch):
+    args, _ = study
+    monkeypatch.setattr(tutorial_editor, "train_and_score", lambda configs: pytest.fail("an arm was trained"))
+    with pytest.raises(ValueError, match=r"another benchmark: .*--output_dir"):
+        run_study(dataclasses.replace(args, test_steps=3))
