@@ -117,16 +117,16 @@ def cached_json(path: Path, make):
     return value
 
 
-def study_stamp(args: ReplicationArguments, checkpoint: Path, sft: dict) -> dict:
-    """Everything the cached data, SFT scores and arms depend on; arms, seeds and resamples may change freely."""
+def study_stamp(args: ReplicationArguments, checkpoint: Path, training_pairs: dict) -> dict:
+    """Everything the cached data, SFT scores and arms depend on; arms, seeds and resamples may change freely.
+    `training_pairs`: the seed and shape the study draws the SFT recipe's training pairs with."""
     import hashlib
 
     from edit_handbook.editcaption.reference_pass import model_fingerprint
 
-    keys = ("dataset_seed", "dataset_synthetic_image_size", "dataset_synthetic_edit_types")
     return {
         "sft_checkpoint": model_fingerprint(checkpoint),
-        "training_pairs": {key: sft.get(key) for key in keys},
+        "training_pairs": training_pairs,
         "preference_data": [args.preference_pairs, args.preference_samples, args.preference_temperature],
         "benchmark": [args.test_pairs, args.test_seed, args.validation_seed, args.held_out_samples],
         "dpo_recipe": hashlib.sha256(Path(args.dpo_recipe).read_bytes()).hexdigest(),
@@ -175,7 +175,7 @@ def _prepare(args: ReplicationArguments, out: Path) -> dict:
         if args.sft_checkpoint
         else smoke_checkpoint(recipe=Path(args.sft_recipe))
     )
-    check_stamp(out, study_stamp(args, checkpoint, sft))
+    check_stamp(out, study_stamp(args, checkpoint, {"seed": train_seed, **shape}))
     model, processor = load_vlm(checkpoint, dtype=torch.float32)
     bench_seed = args.test_seed if args.benchmark == "test" else args.validation_seed
     bench = generate_dataset(args.test_pairs, seed=bench_seed, **shape)

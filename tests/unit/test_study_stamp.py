@@ -16,8 +16,8 @@ def _checkpoint(folder, weights: bytes):
 
 def _stamp(tmp_path, weights=b"captioner 1", **settings):
     args = ReplicationArguments(output_dir=str(tmp_path / "study"), **settings)
-    sft = {"dataset_seed": 0, "dataset_synthetic_image_size": 128, "dataset_synthetic_edit_types": ["move", "pan"]}
-    return study_stamp(args, _checkpoint(tmp_path / "ckpt", weights), sft)
+    training_pairs = {"seed": 0, "image_size": 128, "edit_types": ["move", "pan"]}
+    return study_stamp(args, _checkpoint(tmp_path / "ckpt", weights), training_pairs)
 
 
 def test_the_same_study_resumes_and_its_stamp_is_written_once(tmp_path):

@@ -20,8 +20,12 @@ def run(context: DemoContext) -> None:
     output_dir = context.output_dir / "dpo"
     # The demo owns its folder and retrains every run: recompute the reference too, so that a new shipped
     # captioner (after a pull) never meets the previous one's stored log-probs.
-    arguments = ["--config", str(SEE_DPO_RECIPE), "--model_name_or_path", str(captioner)]
-    dpo_main([*arguments, "--output_dir", str(output_dir), "--reference_overwrite", "true"])
+    dpo_main(
+        [
+            "--config", str(SEE_DPO_RECIPE), "--model_name_or_path", str(captioner),
+            "--output_dir", str(output_dir), "--reference_overwrite", "true",
+        ]
+    )  # fmt: skip
     history = json.loads((output_dir / "trainer_state.json").read_text())["log_history"]
     last = [entry for entry in history if "rewards/accuracies" in entry][-1]
     print(
